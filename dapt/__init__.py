@@ -1,0 +1,1 @@
+"""dapt: domain-adaptation pre-training (curate -> tokenizer -> pretrain -> eval)."""

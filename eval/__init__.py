@@ -1,0 +1,1 @@
+"""Evaluation: bits-per-byte and likelihood benchmarks through lm-evaluation-harness."""

@@ -1,0 +1,79 @@
+"""The document record every stage passes around, and the reader of curated document shards.
+
+Curated shards are gzip JSON Lines, one object per document with at least
+``id``, ``text``, ``source`` and ``domain``; rules add their signals under ``signals``.
+Other stages (tokenizer, tokenize, eval) read them through :func:`iter_documents`,
+so the on-disk format lives here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+DOMAINS = ("legal", "medical", "financial", "general")
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """One document: stable id, text, the source it came from and its domain group."""
+
+    id: str
+    text: str
+    source: str
+    domain: str
+    signals: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Document:
+        return cls(
+            id=str(obj["id"]),
+            text=obj["text"],
+            source=obj["source"],
+            domain=obj["domain"],
+            signals=dict(obj.get("signals") or {}),
+        )
+
+    def replace(self, **changes: Any) -> Document:
+        return dataclasses.replace(self, **changes)
+
+
+def shard_paths(location: str | Path) -> list[Path]:
+    """The shard files of a folder (``*.jsonl.gz`` below it, sorted), or the single file given."""
+    path = Path(location)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.jsonl.gz") if p.is_file())
+    if path.is_file():
+        return [path]
+    raise FileNotFoundError(f"no document shards at {path}")
+
+
+def iter_documents(locations: str | Path | Iterable[str | Path]) -> Iterator[Document]:
+    """Streams documents from curated shards (files or folders), in a deterministic order."""
+    if isinstance(locations, (str, Path)):
+        locations = [locations]
+    for location in locations:
+        for path in shard_paths(location):
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield Document.from_dict(json.loads(line))
+
+
+def write_documents(path: str | Path, docs: Iterable[Document]) -> int:
+    """Writes documents as one gzip JSONL shard (for tests and small local outputs); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for doc in docs:
+            fh.write(doc.to_json() + "\n")
+            n += 1
+    return n

@@ -1,0 +1,1 @@
+"""Pre-training: scaling-law planning, mixture sampling, DeepSpeed ZeRO training, export."""

@@ -1,0 +1,1 @@
+"""Domain tokenizer: training with HF tokenizers and the fit report."""
