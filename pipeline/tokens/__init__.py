@@ -1,0 +1,1 @@
+"""Tokenize and pack selected documents into memory-mappable token shards (Beam)."""
