@@ -1,0 +1,231 @@
+"""The eval stage: score Hugging Face causal-LM folders with lm-evaluation-harness, used as a library.
+
+Intrinsic metrics (word perplexity, byte perplexity, bits per byte) come from the harness's
+``loglikelihood_rolling`` output type over whole held-out documents, exactly as its ``wikitext`` task
+scores them; we only write the documents where the harness's ``json`` loader reads them and collect
+its numbers. Bits per byte is tokenizer-independent, so models with different tokenizers compare fairly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from dapt.errors import UserError
+from eval.config import EvalConfig
+from pipeline.documents import iter_documents
+
+# Nothing may be fetched at run time; set before the HF libraries are first imported (they read these
+# once). setdefault: a user with a network who wants the harness's hub tasks can export HF_HUB_OFFLINE=0.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger(__name__)
+
+INTRINSIC_METRICS = ("bits_per_byte", "byte_perplexity", "word_perplexity")
+INTRINSIC_PREFIX = "dapt_ppl_"
+
+
+def run_eval(
+    cfg: EvalConfig,
+    models: dict[str, Path],
+    heldout: dict[str, list[Path]],
+    out_dir: Path,
+    train_docs: Path | None = None,
+) -> dict:
+    """Scores every model on every held-out group; writes results.json, report.md/png and manifest.json."""
+    from eval.report import format_table, write_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    models = {name: check_model_dir(name, Path(path)) for name, path in models.items()}
+    if not models:
+        raise UserError("eval got no models; pass at least one Hugging Face model folder")
+    if not heldout and cfg.intrinsic:
+        raise UserError("eval got no held-out text; pass the run's tokens/val_text files (groups domain, general)")
+
+    held = write_heldout(cfg, heldout, out_dir / "data") if cfg.intrinsic else {}
+    tasks = [perplexity_task(group, info["path"]) for group, info in held.items()]
+
+    harness: dict[str, Any] = {}
+    for name, path in models.items():
+        log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
+        harness[name] = evaluate_model(cfg, path, tasks)
+
+    intrinsic = {name: intrinsic_scores(raw, held) for name, raw in harness.items()}
+    results = {
+        "intrinsic": intrinsic,
+        "heldout": {g: {k: v for k, v in info.items() if k != "path"} for g, info in held.items()},
+        "models": {name: str(path) for name, path in models.items()},
+        "harness": harness,
+    }
+    results_path = out_dir / "results.json"
+    results_path.write_text(json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
+    report = write_report(results, out_dir)
+    print(format_table(intrinsic))
+
+    summary = {
+        "stage": "eval",
+        "config": cfg.model_dump(),
+        "inputs": {
+            "models": {name: str(path) for name, path in models.items()},
+            "heldout": {g: {"files": [str(p) for p in heldout[g]], "sha256": info["sha256"]} for g, info in held.items()},
+            "train_docs": str(train_docs) if train_docs else None,
+        },
+        "intrinsic": intrinsic,
+        "results": str(results_path),
+        "report": report,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    return summary
+
+
+def check_model_dir(name: str, path: Path) -> Path:
+    """A model folder must hold a save_pretrained config and a tokenizer; say which is missing."""
+    if not path.is_dir():
+        raise UserError(f"model {name!r}: folder {path} does not exist; point eval at a save_pretrained folder")
+    if not (path / "config.json").is_file():
+        raise UserError(f"model {name!r}: {path / 'config.json'} is missing; save the model with save_pretrained")
+    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+        raise UserError(f"model {name!r}: no tokenizer in {path}; save the tokenizer beside the model")
+    return path.resolve()
+
+
+def write_heldout(cfg: EvalConfig, heldout: dict[str, list[Path]], data_dir: Path) -> dict[str, dict]:
+    """Writes each group's documents (first cfg.max_docs non-empty) as plain JSONL for the harness's json loader.
+
+    Document shards carry a free-form ``signals`` dict whose keys differ between files, which Arrow's
+    schema inference rejects; the copy keeps only id, text, source and domain.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    held: dict[str, dict] = {}
+    for group, files in heldout.items():
+        path = data_dir / f"{group}.jsonl"
+        digest, n_docs, n_bytes, n_empty = hashlib.sha256(), 0, 0, 0
+        try:
+            with path.open("w", encoding="utf-8") as fh:
+                for doc in iter_documents([Path(f) for f in files]):
+                    if not doc.text.strip():
+                        n_empty += 1  # a rolling log-likelihood over zero bytes has no bits per byte
+                        continue
+                    line = json.dumps({"id": doc.id, "text": doc.text, "source": doc.source, "domain": doc.domain})
+                    fh.write(line + "\n")
+                    digest.update(line.encode("utf-8"))
+                    n_docs += 1
+                    n_bytes += len(doc.text.encode("utf-8"))
+                    if cfg.max_docs is not None and n_docs >= cfg.max_docs:
+                        break
+        except FileNotFoundError as err:
+            raise UserError(f"held-out group {group!r}: {err}; pass the run's tokens/val_text files") from err
+        except (KeyError, json.JSONDecodeError) as err:
+            raise UserError(f"held-out group {group!r}: a record in {files} is not a Document ({err})") from err
+        if n_docs == 0:
+            raise UserError(f"held-out group {group!r} has no non-empty documents in {[str(f) for f in files]}")
+        held[group] = {"path": path, "docs": n_docs, "bytes": n_bytes, "empty_skipped": n_empty,
+                       "sha256": digest.hexdigest()}
+    return held
+
+
+def perplexity_task(group: str, path: Path) -> dict:
+    """A harness task config for one held-out group: the wikitext task's recipe over a local JSONL file."""
+    return {
+        "task": f"{INTRINSIC_PREFIX}{group}",
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(Path(path).resolve())}},
+        "test_split": "test",
+        "output_type": "loglikelihood_rolling",
+        "doc_to_text": "",
+        "doc_to_target": "{{text}}",
+        "metric_list": [
+            {"metric": "word_perplexity", "aggregation": "weighted_perplexity", "higher_is_better": False},
+            {"metric": "byte_perplexity", "aggregation": "weighted_perplexity", "higher_is_better": False},
+            {"metric": "bits_per_byte", "aggregation": "bits_per_byte", "higher_is_better": False},
+        ],
+        "metadata": {"version": 1.0},
+    }
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_lm(cfg: EvalConfig, path: Path):
+    """The harness's HFLM wrapper around a local model folder (no hub access)."""
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(
+        pretrained=str(path),
+        device=resolve_device(cfg.device),
+        dtype=cfg.dtype,
+        batch_size=cfg.batch_size,
+        max_length=cfg.max_length,
+    )
+
+
+def task_manager(include_path: Path | None = None):
+    """A TaskManager over our task folder only: indexing the harness's ~10k bundled YAMLs costs seconds."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(include_path) if include_path else None, include_defaults=False)
+
+
+def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, lm=None, manager=None) -> dict:
+    """One simple_evaluate call for one model over all tasks; returns the harness's result dict."""
+    import lm_eval
+
+    lm = lm if lm is not None else load_lm(cfg, path)
+    raw = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=tasks,
+        task_manager=manager if manager is not None else task_manager(),
+        bootstrap_iters=cfg.bootstrap_iters,
+        log_samples=False,
+        random_seed=cfg.seed,
+        numpy_random_seed=cfg.seed,
+        torch_random_seed=cfg.seed,
+        fewshot_random_seed=cfg.seed,
+    )
+    if raw is None:  # only non-zero ranks get None; eval runs in one process
+        raise RuntimeError("lm_eval.simple_evaluate returned no results")
+    return raw
+
+
+def intrinsic_scores(raw: dict, held: dict[str, dict]) -> dict[str, dict]:
+    """Picks the harness's intrinsic numbers per group; a non-finite value is reported as null, never hidden."""
+    scores: dict[str, dict] = {}
+    for group, info in held.items():
+        res = raw["results"][f"{INTRINSIC_PREFIX}{group}"]
+        row: dict[str, Any] = {"docs": info["docs"], "bytes": info["bytes"]}
+        for metric in INTRINSIC_METRICS:
+            value = float(res[f"{metric},none"])
+            if not math.isfinite(value):
+                log.warning("eval | %s %s is %s (diverged model?); written as null", group, metric, value)
+                value = None
+            row[metric] = value
+        scores[group] = row
+    return scores
+
+
+def _jsonable(obj: Any) -> Any:
+    """The harness's own serializer for numpy/sets/functions, and NaN/inf as null so the JSON is strict."""
+    from lm_eval.utils import handle_non_serializable
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return _jsonable(handle_non_serializable(obj))
