@@ -1,0 +1,201 @@
+"""`run_curate`: the curate Beam job (read -> clean -> exact dedup -> write) and its stats and manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.textio import WriteToText
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from dapt.errors import UserError
+from pipeline.curate.config import CurateConfig
+from pipeline.curate.io import expand_paths
+from pipeline.curate.transforms import (
+    COUNTER_NAMESPACE,
+    Clean,
+    ExactDedup,
+    ReadSources,
+    Tally,
+    rejected_json,
+)
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("kept", "dropped", "duplicates", "malformed")
+MEASURES = ("docs", "chars", "words")
+
+
+def _pipeline_options(cfg: CurateConfig, beam_args: Sequence[str]) -> PipelineOptions:
+    """Standard Beam options from the user; local DirectRunner parallelism from the config unless given."""
+    args = list(beam_args)
+    given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+    if "--direct_running_mode" not in given:
+        args.append(f"--direct_running_mode={cfg.direct_running_mode}")
+    if "--direct_num_workers" not in given:
+        args.append(f"--direct_num_workers={cfg.direct_num_workers}")
+    return PipelineOptions(args)
+
+
+def _resolve_inputs(cfg: CurateConfig) -> list[tuple[str, str]]:
+    if not cfg.sources:
+        raise UserError("curate.sources is empty; add at least one source with a name, domain and paths")
+    files: list[tuple[str, str]] = []
+    for source in cfg.sources:
+        matched = expand_paths(source)
+        if not matched:
+            raise UserError(
+                f"curate.sources[{source.name}].paths {source.paths} matched no files; fix the path or glob"
+            )
+        files.extend((source.name, path) for path in matched)
+    return files
+
+
+def build_stats(tally: Iterable[tuple[str, str, str, int, int, int]], cfg: CurateConfig) -> dict[str, Any]:
+    """Per-source and total stats from tally rows (source, outcome, reason, docs, chars, words).
+
+    For every measure: in = kept + sum(dropped[reason]) + duplicates + malformed.
+    """
+    def empty() -> dict[str, Any]:
+        return {m: {"in": 0, "kept": 0, "dropped": {}, "duplicates": 0, "malformed": 0} for m in MEASURES}
+
+    per_source = {s.name: {"domain": s.domain, **empty()} for s in cfg.sources}
+    total = empty()
+    for source, kind, reason, *values in tally:
+        for target in (per_source[source], total):
+            for measure, value in zip(MEASURES, values):
+                bucket = target[measure]
+                bucket["in"] += value
+                if kind == "dropped":
+                    bucket["dropped"][reason] = bucket["dropped"].get(reason, 0) + value
+                else:
+                    bucket[kind] += value
+    for entry in [*per_source.values(), total]:
+        for measure in MEASURES:
+            bucket = entry[measure]
+            bucket["dropped"] = dict(sorted(bucket["dropped"].items(), key=lambda kv: (-kv[1], kv[0])))
+            parts = bucket["kept"] + sum(bucket["dropped"].values()) + bucket["duplicates"] + bucket["malformed"]
+            if parts != bucket["in"]:
+                raise AssertionError(f"curate stats do not reconcile for {measure}: {bucket}")
+    return {"sources": per_source, "total": total}
+
+
+def summary_table(stats: dict[str, Any]) -> str:
+    """Per source: docs and words in, kept %, duplicates, malformed and the top drop reasons."""
+    rows = [("source", "domain", "docs in", "words in", "kept %", "dups", "malformed", "top drop reasons")]
+    for name, entry in [*stats["sources"].items(), ("TOTAL", {"domain": "", **stats["total"]})]:
+        docs = entry["docs"]
+        kept_pct = 100.0 * docs["kept"] / docs["in"] if docs["in"] else 0.0
+        top = ", ".join(f"{r} {n}" for r, n in list(docs["dropped"].items())[:3])
+        rows.append((name, entry["domain"], str(docs["in"]), str(entry["words"]["in"]), f"{kept_pct:.1f}",
+                     str(docs["duplicates"]), str(docs["malformed"]), top))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows
+    )
+
+
+def _file_digest(path: str) -> str:
+    """A cheap content fingerprint: size plus a hash of the first MiB."""
+    p = Path(path)
+    with p.open("rb") as fh:
+        head = fh.read(1 << 20)
+    return f"{p.stat().st_size}:{hashlib.sha1(head).hexdigest()}"
+
+
+def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) -> dict:
+    """Runs the curate job into ``out_dir`` (docs/, rejected/, dead_letter/, stats.json, manifest.json)."""
+    out_dir = Path(out_dir)
+    files = _resolve_inputs(cfg)
+    # A rerun replaces this stage's outputs; stale shards from an earlier run must not mix in.
+    for sub in ("docs", "rejected", "dead_letter", "_tally"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rules = {s.name: cfg.rules_for(s) for s in cfg.sources}
+
+    started = time.perf_counter()
+    pipeline = beam.Pipeline(options=_pipeline_options(cfg, beam_args))
+    read = pipeline | "ReadSources" >> ReadSources(files, cfg.sources, cfg.dead_letter_max_bytes)
+    cleaned = read.docs | "Clean" >> Clean(rules)
+    if cfg.dedup:
+        deduped = cleaned.kept | "ExactDedup" >> ExactDedup()
+        kept, duplicates = deduped.unique, deduped.duplicates
+    else:
+        kept, duplicates = cleaned.kept, pipeline | "NoDuplicates" >> beam.Create([])
+
+    for index, source in enumerate(cfg.sources):
+        (
+            kept
+            | f"Only[{source.name}]" >> beam.Filter(lambda d, name=source.name: d.source == name)
+            | f"Json[{source.name}]" >> beam.Map(lambda d: d.to_json())
+            | f"Write[{source.name}]" >> WriteToText(
+                str(out_dir / "docs" / source.name / "part"), file_name_suffix=".jsonl.gz"
+            )
+        )
+    if cfg.write_rejected:
+        (
+            (cleaned.dropped, duplicates)
+            | "AllRejected" >> beam.Flatten()
+            | "RejectedJson" >> beam.Map(rejected_json)
+            | "WriteRejected" >> WriteToText(str(out_dir / "rejected" / "part"), file_name_suffix=".jsonl.gz")
+        )
+    (
+        read.malformed
+        | "DeadLetterJson" >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
+        | "WriteDeadLetter" >> WriteToText(str(out_dir / "dead_letter" / "part"), file_name_suffix=".jsonl.gz")
+    )
+    (
+        {"kept": kept, "dropped": cleaned.dropped, "duplicates": duplicates, "malformed": read.malformed}
+        | "Tally" >> Tally()
+        | "TallyJson" >> beam.MapTuple(lambda key, value: json.dumps([*key, *value]))
+        | "WriteTally" >> WriteToText(str(out_dir / "_tally" / "part"), file_name_suffix=".jsonl")
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    seconds = time.perf_counter() - started
+
+    rows = [json.loads(line) for p in sorted((out_dir / "_tally").glob("part*")) for line in p.open()]
+    shutil.rmtree(out_dir / "_tally", ignore_errors=True)
+    stats = build_stats(rows, cfg)
+    counters = {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query(MetricsFilter().with_namespace(COUNTER_NAMESPACE))["counters"]
+    }
+    stats["beam_counters"] = dict(sorted(counters.items()))
+    stats["seconds"] = round(seconds, 3)
+    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+
+    total = stats["total"]
+    summary = {
+        "stage": "curate",
+        "docs_in": total["docs"]["in"],
+        "docs_kept": total["docs"]["kept"],
+        "docs_dropped": sum(total["docs"]["dropped"].values()),
+        "duplicates": total["docs"]["duplicates"],
+        "malformed": total["docs"]["malformed"],
+        "words_kept": total["words"]["kept"],
+        "seconds": stats["seconds"],
+        "docs_dir": str(out_dir / "docs"),
+    }
+    manifest = {
+        "stage": "curate",
+        "config": cfg.model_dump(mode="json"),
+        "inputs": [{"source": name, "path": path, "digest": _file_digest(path)} for name, path in files],
+        "beam_args": list(beam_args),
+        "summary": summary,
+        "per_source": {n: {"domain": e["domain"], "docs_in": e["docs"]["in"], "docs_kept": e["docs"]["kept"],
+                           "words_kept": e["words"]["kept"]} for n, e in stats["sources"].items()},
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    table = summary_table(stats)
+    print(table)
+    log.info("curate: %d of %d docs kept in %.1fs -> %s", summary["docs_kept"], summary["docs_in"], seconds, out_dir)
+    return summary

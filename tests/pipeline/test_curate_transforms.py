@@ -1,0 +1,71 @@
+"""Curate transforms on Beam's TestPipeline: reading with dead letters, the rule DoFn, exact dedup."""
+
+import gzip
+import json
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.curate.config import CurateConfig, SourceConfig
+from pipeline.curate.transforms import Clean, ExactDedup, ReadSources
+from pipeline.documents import Document
+
+GOOD = ("The quick brown fox jumps over the lazy dog while the farmer watches from the porch of his "
+        "old house. ") * 5
+GERMAN = ("Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer von der Veranda "
+          "seines alten Hauses aus zusieht. ") * 5
+
+
+def _doc(doc_id, text, source="web"):
+    return Document(id=doc_id, text=text, source=source, domain="general",
+                    signals={"in_chars": len(text), "in_words": len(text.split())})
+
+
+def test_read_sources_sends_bad_records_to_dead_letter(tmp_path):
+    path = tmp_path / "a.jsonl.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(json.dumps({"id": "ok", "body": GOOD}).encode() + b"\n")
+        fh.write(b"{not json\n")
+        fh.write(b'{"id": "bad", "body": "caf\xe9"}\n')  # latin-1 byte: invalid UTF-8
+        fh.write(json.dumps({"id": "missing"}).encode() + b"\n")
+        fh.write(json.dumps({"id": "number", "body": 42}).encode() + b"\n")
+        fh.write(b"\n")  # blank lines are not records
+    source = SourceConfig(name="web", paths=[str(path)], text_field="body")
+    with BeamTestPipeline() as p:
+        out = p | ReadSources([("web", str(path))], [source], max_dead_bytes=1000)
+        assert_that(out.docs | beam.Map(lambda d: (d.id, d.source, d.text == GOOD)),
+                    equal_to([("ok", "web", True)]), label="docs")
+        assert_that(
+            out.malformed | beam.Map(lambda r: (r["line"], r["error"].split(":")[0], r["raw_bytes"] > 0)),
+            equal_to([(2, "not JSON", True), (3, "invalid UTF-8", True),
+                      (4, "text field 'body' is missing", True),
+                      (5, "text field 'body' is a int, not a string", True)]),
+            label="malformed",
+        )
+
+
+def test_clean_tags_each_doc_with_first_failing_rule():
+    rules = {"web": CurateConfig().rules}
+    docs = [_doc("en", GOOD), _doc("short", "Too short to keep."), _doc("de", GERMAN)]
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(docs) | Clean(rules)
+        assert_that(out.kept | beam.Map(lambda d: (d.id, d.signals["language"])), equal_to([("en", "en")]),
+                    label="kept")
+        assert_that(out.dropped | beam.MapTuple(lambda d, reason: (d.id, reason)),
+                    equal_to([("short", "gopher/short_doc"), ("de", "language/unwanted")]), label="dropped")
+    counters = {c.key.metric.name: c.committed for c in p.result.metrics().query()["counters"]}
+    assert counters["gopher/short_doc"] == 1 and counters["language/unwanted"] == 1 and counters["kept"] == 1
+
+
+def test_exact_dedup_keeps_lowest_source_and_id():
+    docs = [_doc("9", GOOD, "web"), _doc("2", GOOD, "web"), _doc("1", GOOD, "zzz"), _doc("5", GERMAN, "web")]
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(docs) | ExactDedup()
+        assert_that(out.unique | beam.Map(lambda d: (d.source, d.id)), equal_to([("web", "2"), ("web", "5")]),
+                    label="unique")
+        assert_that(
+            out.duplicates | beam.MapTuple(lambda d, r: (d.source, d.id, r, tuple(d.signals["duplicate_of"]))),
+            equal_to([("web", "9", "dedup/exact", ("web", "2")), ("zzz", "1", "dedup/exact", ("web", "2"))]),
+            label="duplicates",
+        )
