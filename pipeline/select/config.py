@@ -1,0 +1,87 @@
+"""`SelectConfig`: the typed settings of the select stage (every field defaulted; an empty section works)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class NearDedupConfig(BaseModel):
+    """MinHash-LSH near-duplicate removal; defaults as FineWeb (5-grams, 14 bands x 8 rows = 112 hashes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    ngram: int = Field(5, ge=1, description="words per shingle (FineWeb: 5)")
+    bands: int = Field(14, ge=1, description="LSH bands (FineWeb: 14)")
+    rows: int = Field(8, ge=1, description="hashes per band (FineWeb: 8)")
+    seed: int = Field(1, description="seed of the hash coefficients; fixed so runs are reproducible")
+
+
+class SelectionConfig(BaseModel):
+    """Quality selection: keep the best-scoring fraction of each source's tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["quantiles", "pareto"] = Field(
+        "quantiles",
+        description="quantiles: global per-source threshold from Beam's ApproximateQuantiles (token-weighted); "
+        "pareto: GPT-3's stochastic rule, keep if pareto(alpha) > 1 - score (Brown et al. 2020, App. A)",
+    )
+    default_keep_token_fraction: float = Field(
+        1.0, gt=0.0, le=1.0, description="fraction of tokens kept for sources not named in keep_token_fraction"
+    )
+    keep_token_fraction: dict[str, float] = Field(
+        default_factory=dict,
+        description="per source name: fraction of its whitespace words to keep (raw web ~0.01-0.03, curated 1.0)",
+    )
+    num_quantiles: int = Field(
+        1001, ge=3, description="quantiles computed per source; 1001 gives a threshold resolution of 0.1 %"
+    )
+    pareto_alpha: float = Field(9.0, gt=0.0, description="GPT-3 used alpha = 9")
+    seed: int = Field(0, description="seed of the per-document draws of the pareto method")
+
+    @field_validator("keep_token_fraction")
+    @classmethod
+    def _fractions_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for source, frac in value.items():
+            if not 0.0 < frac <= 1.0:
+                raise ValueError(
+                    f"keep_token_fraction[{source!r}] = {frac}; set a fraction in (0, 1] (1.0 keeps everything)"
+                )
+        return value
+
+    def fraction_for(self, source: str) -> float:
+        return self.keep_token_fraction.get(source, self.default_keep_token_fraction)
+
+
+class QualityModelConfig(BaseModel):
+    """The quality classifier: hashed word n-grams + logistic regression (the GPT-3 / CCNet-style linear filter)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    positive: list[str] = Field(
+        default_factory=list, description="JSONL(.gz) files or shard folders of high-quality reference text"
+    )
+    negative: list[str] = Field(default_factory=list, description="JSONL(.gz) files of random raw web (HTML or text)")
+    n_features: int = Field(1 << 20, ge=1 << 10, description="hashing-trick dimensions (2^20, as fastText's buckets/2)")
+    ngram_max: int = Field(2, ge=1, le=3, description="word n-grams 1..ngram_max (bigrams, as fastText in DCLM)")
+    c: float = Field(4.0, gt=0.0, description="inverse L2 regularisation strength of the logistic regression")
+    max_docs_per_class: int = Field(5000, ge=10, description="documents sampled per class for training")
+    max_chars: int = Field(20000, ge=100, description="characters of each document the model reads")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="held-out share for precision/recall")
+    seed: int = 0
+
+
+class SelectConfig(BaseModel):
+    """Settings of `dapt select`: near-dup and line dedup, quality selection, routing, decontamination."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    quality: QualityModelConfig = Field(default_factory=QualityModelConfig)
+    shards_per_source: int = Field(
+        2, ge=1, description="output shards per source; documents go to a shard by a hash of their id"
+    )

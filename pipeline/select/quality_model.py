@@ -1,0 +1,180 @@
+"""The quality model: a hashed word n-gram logistic regression trained in the project (no download).
+
+GPT-3 (Brown et al. 2020, App. A) and CCNet-style filters score web pages with a linear classifier on
+hashed n-gram features, trained with curated reference text as positives and random raw web as negatives;
+DCLM's fastText filter is the same model family (bigrams, hashing trick). scikit-learn's
+HashingVectorizer is stateless, so the saved model is just the weight vector plus the vectorizer's
+parameters (an .npz and a JSON beside it): no pickle, byte-stable, loadable in any worker's setup().
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+from tqdm import tqdm
+
+from dapt.errors import UserError
+from pipeline.documents import shard_paths
+
+log = logging.getLogger(__name__)
+
+HTML_FIELDS = ("html",)
+
+
+def _vectorizer(n_features: int, ngram_max: int) -> HashingVectorizer:
+    # alternate_sign=False keeps counts non-negative; l2 norm makes long and short pages comparable.
+    return HashingVectorizer(
+        n_features=n_features,
+        ngram_range=(1, ngram_max),
+        alternate_sign=False,
+        norm="l2",
+        lowercase=True,
+        token_pattern=r"(?u)\b\w+\b",
+        dtype=np.float32,
+    )
+
+
+class QualityModel:
+    """Scores a text in [0, 1]: the probability that it looks like the positive reference text."""
+
+    def __init__(self, coef: np.ndarray, intercept: float, n_features: int, ngram_max: int, max_chars: int):
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = float(intercept)
+        self.n_features, self.ngram_max, self.max_chars = n_features, ngram_max, max_chars
+        self.vectorizer = _vectorizer(n_features, ngram_max)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        x = self.vectorizer.transform([t[: self.max_chars] for t in texts])
+        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))
+
+    def score(self, text: str) -> float:
+        return float(self.scores([text])[0])
+
+    def save(self, path: Path) -> None:
+        """Writes ``path`` (.npz weights) and ``path.with_suffix('.json')`` (vectorizer parameters)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, coef=self.coef, intercept=np.array([self.intercept]))
+        params = {"n_features": self.n_features, "ngram_max": self.ngram_max, "max_chars": self.max_chars}
+        path.with_suffix(".json").write_text(json.dumps(params, indent=2, sort_keys=True), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> QualityModel:
+        params = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+        with np.load(path) as z:
+            return cls(z["coef"], float(z["intercept"][0]), **params)
+
+
+def extract_html(html: str) -> str:
+    """Main text of an HTML page (trafilatura, as FineWeb does); '' when nothing extractable."""
+    import trafilatura  # heavy import, only when there is HTML to read
+
+    return trafilatura.extract(html, include_comments=False, include_tables=True) or ""
+
+
+def _record_text(obj: dict[str, Any]) -> str:
+    for field in HTML_FIELDS:
+        if isinstance(obj.get(field), str):
+            return extract_html(obj[field])
+    text = obj.get("text")
+    if not isinstance(text, str):
+        return ""
+    if text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+        return extract_html(text)
+    return text
+
+
+def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_texts(locations: Sequence[str | Path], max_docs: int, seed: int, min_words: int = 20) -> list[str]:
+    """Up to ``max_docs`` texts (a seeded sample, HTML extracted) from JSONL(.gz) files or shard folders."""
+    records = []
+    for location in locations:
+        try:
+            paths = shard_paths(location)
+        except FileNotFoundError:
+            raise UserError(f"quality training input {location} does not exist; fix select.quality.positive/negative")
+        for path in paths:
+            records.extend(_iter_records(path))
+    random.Random(seed).shuffle(records)
+    texts = []
+    for obj in tqdm(records, desc="quality texts", disable=len(records) < 500, leave=False):
+        text = _record_text(obj)
+        if len(text.split()) >= min_words:
+            texts.append(text)
+            if len(texts) >= max_docs:
+                break
+    return texts
+
+
+def fit(cfg, pos: list[str], neg: list[str], rng: np.random.Generator) -> tuple[QualityModel, dict[str, Any]]:
+    """Fits on a stratified split; returns the model (refitted on all data) and held-out metrics."""
+    texts = pos + neg
+    labels = np.array([1] * len(pos) + [0] * len(neg))
+    order = rng.permutation(len(texts))
+    n_test = max(int(round(cfg.test_fraction * len(texts))), 2)
+    test, train = order[:n_test], order[n_test:]
+    vec = _vectorizer(cfg.n_features, cfg.ngram_max)
+    x = vec.transform([t[: cfg.max_chars] for t in texts])
+    clf = LogisticRegression(C=cfg.c, max_iter=2000, class_weight="balanced")
+    clf.fit(x[train], labels[train])
+    proba = clf.predict_proba(x[test])[:, 1]
+    p, r, f, _ = precision_recall_fscore_support(labels[test], proba >= 0.5, average="binary", zero_division=0)
+    metrics = {
+        "train_docs": int(len(train)),
+        "test_docs": int(len(test)),
+        "precision": round(float(p), 4),
+        "recall": round(float(r), 4),
+        "f1": round(float(f), 4),
+        "roc_auc": round(float(roc_auc_score(labels[test], proba)), 4) if len(set(labels[test])) == 2 else None,
+    }
+    clf.fit(x, labels)  # the saved model uses every labelled document
+    model = QualityModel(clf.coef_[0], clf.intercept_[0], cfg.n_features, cfg.ngram_max, cfg.max_chars)
+    return model, metrics
+
+
+def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_path: Path) -> dict:
+    """Trains the quality model from positive/negative reference files and saves it at ``out_path`` (.npz).
+
+    ``cfg`` is a SelectConfig (its ``quality`` section is used) or a QualityModelConfig.
+    """
+    qcfg = getattr(cfg, "quality", cfg)
+    positive = [Path(p) for p in (positive or qcfg.positive)]
+    negative = [Path(p) for p in (negative or qcfg.negative)]
+    if not positive or not negative:
+        raise UserError("the quality model needs positive and negative files; set select.quality.positive/negative")
+    pos = load_texts(positive, qcfg.max_docs_per_class, qcfg.seed)
+    neg = load_texts(negative, qcfg.max_docs_per_class, qcfg.seed + 1)
+    for name, texts in (("positive", pos), ("negative", neg)):
+        if len(texts) < 5:
+            raise UserError(f"only {len(texts)} usable {name} documents (>= 20 words); add more {name} files")
+    model, metrics = fit(qcfg, pos, neg, np.random.default_rng(qcfg.seed))
+    out_path = Path(out_path)
+    model.save(out_path)
+    summary = {
+        "model": str(out_path),
+        "positive_docs": len(pos),
+        "negative_docs": len(neg),
+        "held_out": metrics,
+        "config": qcfg.model_dump(mode="json"),
+        "inputs": {"positive": [str(p) for p in positive], "negative": [str(p) for p in negative]},
+    }
+    (out_path.parent / "quality_model_manifest.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    log.info("quality model: held-out P %.3f R %.3f F1 %.3f", metrics["precision"], metrics["recall"], metrics["f1"])
+    return summary

@@ -1,0 +1,80 @@
+"""Quality model: trained in the project on labelled files, saved without pickle, used by run_select."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from dapt.errors import UserError
+from pipeline.documents import Document, iter_documents, write_documents
+from pipeline.select.config import QualityModelConfig, SelectConfig
+from pipeline.select.main import run_select
+from pipeline.select.quality_model import QualityModel, train_quality_model
+
+GOOD = "the court held that the contract was valid and the parties agreed to the terms of the lease".split()
+BAD = "click here buy now free shipping cookie login sign up best price deal subscribe share".split()
+
+
+def _texts(vocab: list[str], n: int, seed: int, noise: float = 0.2) -> list[str]:
+    rng = random.Random(seed)
+    mixed = GOOD + BAD
+    return [
+        " ".join(rng.choice(mixed) if rng.random() < noise else rng.choice(vocab) for _ in range(60)) for _ in range(n)
+    ]
+
+
+def _write_jsonl(path: Path, texts: list[str], html: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for i, t in enumerate(texts):
+            rec = {"id": str(i), "html": f"<html><body><article><p>{t}</p></article></body></html>"} if html else {
+                "id": str(i), "text": t}
+            fh.write(json.dumps(rec) + "\n")
+    return path
+
+
+def test_train_save_load_and_held_out_metrics(tmp_path: Path):
+    pos = _write_jsonl(tmp_path / "pos.jsonl.gz", _texts(GOOD, 60, 1))
+    neg = _write_jsonl(tmp_path / "neg.jsonl.gz", _texts(BAD, 60, 2), html=True)  # HTML goes through trafilatura
+    cfg = QualityModelConfig(n_features=1 << 12)
+    summary = train_quality_model(cfg, [pos], [neg], tmp_path / "model" / "quality.npz")
+    assert summary["positive_docs"] == 60 and summary["negative_docs"] == 60
+    assert summary["held_out"]["precision"] >= 0.9 and summary["held_out"]["recall"] >= 0.9
+    model = QualityModel.load(tmp_path / "model" / "quality.npz")
+    assert model.score(" ".join(GOOD * 3)) > 0.5 > model.score(" ".join(BAD * 3))
+
+
+def test_missing_training_input_is_a_user_error(tmp_path: Path):
+    with pytest.raises(UserError, match="does not exist"):
+        train_quality_model(SelectConfig(), [tmp_path / "nope.jsonl"], [tmp_path / "nope2.jsonl"], tmp_path / "m.npz")
+    with pytest.raises(UserError, match="positive and negative"):
+        train_quality_model(SelectConfig(), [], [], tmp_path / "m.npz")
+
+
+def test_run_select_keeps_best_fraction_with_the_model(tmp_path: Path):
+    pos = _write_jsonl(tmp_path / "pos.jsonl.gz", _texts(GOOD, 40, 3))
+    neg = _write_jsonl(tmp_path / "neg.jsonl.gz", _texts(BAD, 40, 4))
+    model_path = tmp_path / "quality.npz"
+    train_quality_model(QualityModelConfig(n_features=1 << 12), [pos], [neg], model_path)
+    # 10 web pages of equal length whose share of good words rises with i: the best 30 % are pages 7, 8, 9.
+    rng = random.Random(5)
+    docs = [
+        Document(
+            id=f"p{i}",
+            text=" ".join(rng.choice(GOOD) if k % 10 < i else rng.choice(BAD) for k in range(50)),
+            source="web",
+            domain="general",
+        )
+        for i in range(10)
+    ]
+    write_documents(tmp_path / "curated" / "web" / "part-0.jsonl.gz", docs)
+    cfg = SelectConfig(selection={"keep_token_fraction": {"web": 0.3}})
+    summary = run_select(cfg, tmp_path / "curated", tmp_path / "selected", quality_model=model_path)
+    assert sorted(d.id for d in iter_documents(tmp_path / "selected" / "docs")) == ["p7", "p8", "p9"]
+    stats = json.loads((tmp_path / "selected" / "stats.json").read_text())
+    assert stats["sources"]["web"]["selection"]["achieved_token_fraction"] == pytest.approx(0.3)
+    assert summary["not_selected"] == 7 and summary["reconciled"]
