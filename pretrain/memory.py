@@ -1,0 +1,349 @@
+"""GPU memory planning: weights, gradients, optimizer states and activations per GPU, by precision and
+ZeRO stage, and the check the trainer runs before it allocates anything on a GPU.
+
+Two accountings of the model states (bytes per parameter, Adam):
+- ``zero_paper``: Rajbhandari et al. 2020 (ZeRO, §3.1 and Fig. 1): mixed precision keeps 2 (16-bit
+  weights) + 2 (16-bit gradients) + 12 (fp32 master weights, momentum, variance) = 16 bytes; stage 1
+  partitions the 12 over G GPUs (4 + 12/G), stage 2 the gradients too (2 + 14/G), stage 3 everything (16/G).
+- ``deepspeed``: what DeepSpeed's own estimators count (`stage_1_and_2.estimate_zero2_model_states_mem_needs`,
+  `stage3.estimate_zero3_model_states_mem_needs`): its optimizer also keeps an fp32 copy of the gradient
+  partition (4 more bytes, "18 = 2 grads16 + 4 grads32 + 4 params32 + 8 optimizer states"), ZeRO-3 reduces
+  16-bit gradients straight into that fp32 partition and holds the largest layer gathered (4 bytes per
+  parameter of it). The trainer runs DeepSpeed, so `check_fits` uses this one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from dapt.errors import UserError
+from pretrain.shape import ModelShape, count_params, largest_layer_params
+
+Precision = Literal["fp32", "bf16", "fp16", "int8"]
+Accounting = Literal["zero_paper", "deepspeed"]
+GB = 1e9  # decimal gigabytes, as GPU vendors and the course table quote them
+GIB = 2**30
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class GPUSpec:
+    name: str
+    memory_bytes: int  # nvidia-smi memory.total
+    peak_tflops: float  # dense bf16/fp16 tensor-core peak, vendor datasheet (no sparsity)
+
+
+# Memory: `nvidia-smi --query-gpu=memory.total` of each card; peaks: NVIDIA datasheets (A100: 312,
+# H100 SXM / H200 SXM: 989.4 dense BF16; RTX 4090: 165.2 BF16 with FP32 accumulate).
+GPUS: dict[str, GPUSpec] = {
+    "a100-40gb": GPUSpec("a100-40gb", 40960 * MIB, 312.0),
+    "a100-80gb": GPUSpec("a100-80gb", 81920 * MIB, 312.0),
+    "h100-80gb": GPUSpec("h100-80gb", 81559 * MIB, 989.4),
+    "h200-141gb": GPUSpec("h200-141gb", 143771 * MIB, 989.4),
+    "rtx4090-24gb": GPUSpec("rtx4090-24gb", 24564 * MIB, 165.2),
+}
+# CUDA context, NCCL and DeepSpeed communication buckets: ~1-2 GB in practice; reserve it plus 10%
+# of the card for allocator fragmentation before declaring that a plan fits.
+FRAMEWORK_OVERHEAD_BYTES = int(1.5 * GB)
+FRAGMENTATION_HEADROOM = 0.10
+# DeepSpeed's host-memory estimate multiplies by this (`additional_buffer_factor`).
+HOST_BUFFER_FACTOR = 1.5
+
+
+def gpu_spec(name: str) -> GPUSpec:
+    key = name.strip().lower()
+    if key not in GPUS:
+        raise UserError(f"unknown GPU type {name!r}; use one of {', '.join(GPUS)} (or give plan.flops directly)")
+    return GPUS[key]
+
+
+def bytes_per_element(precision: str) -> int:
+    return {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}[precision]
+
+
+def storage_bytes(n_params: int, precision: str) -> int:
+    """Bytes to store (or serve) the weights alone: 1B parameters = 4 GB fp32, 2 GB 16-bit, 1 GB int8."""
+    if precision not in ("fp32", "bf16", "fp16", "int8"):
+        raise UserError(f"unknown precision {precision!r}; use fp32, bf16, fp16 or int8")
+    return n_params * bytes_per_element(precision)
+
+
+# The course rule of thumb ("Generative AI with LLMs", week 1, computational challenges): fp32 Adam
+# training needs weights 4 + Adam states 8 + gradients 4 + activations and temporaries ~8 = 24 bytes
+# per parameter, so 1B parameters take 4 GB to store and ~24 GB to train.
+COURSE_TRAIN_BYTES = {"weights": 4, "optimizer": 8, "gradients": 4, "activations_and_temp": 8}
+
+
+def course_table(n_params: int) -> dict:
+    """Memory rule of thumb: storage by precision and fp32 Adam training at 24 bytes per parameter."""
+    return {
+        "store_gb": {p: storage_bytes(n_params, p) / GB for p in ("fp32", "bf16", "int8")},
+        "train_fp32_adam_gb": n_params * sum(COURSE_TRAIN_BYTES.values()) / GB,
+        "bytes_per_param": dict(COURSE_TRAIN_BYTES),
+    }
+
+
+@dataclass
+class MemoryEstimate:
+    """Bytes per GPU (and per node of host memory) for one training configuration."""
+
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    buffers: float  # ZeRO-3: the largest layer gathered
+    overhead: float  # CUDA context, communication buckets
+    host: float  # per node: offloaded states or the fp32 model load
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def model_states(self) -> float:
+        return self.weights + self.gradients + self.optimizer
+
+    @property
+    def total(self) -> float:
+        return self.model_states + self.activations + self.buffers + self.overhead
+
+    def fits(self, capacity_bytes: int) -> bool:
+        return self.total <= capacity_bytes * (1 - FRAGMENTATION_HEADROOM)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model_states"] = self.model_states
+        d["total"] = self.total
+        return d
+
+    def describe(self) -> str:
+        return (
+            f"weights {self.weights / GB:.2f} + grads {self.gradients / GB:.2f} + optimizer {self.optimizer / GB:.2f}"
+            f" + activations {self.activations / GB:.2f} + buffers {self.buffers / GB:.2f}"
+            f" + overhead {self.overhead / GB:.2f} = {self.total / GB:.2f} GB/GPU"
+        )
+
+
+def model_state_bytes_per_param(
+    precision: str,
+    zero_stage: int,
+    num_gpus: int,
+    offload_optimizer: bool = False,
+    offload_params: bool = False,
+    accounting: Accounting = "deepspeed",
+) -> dict[str, float]:
+    """GPU bytes per parameter for weights / gradients / optimizer, and bytes per parameter offloaded.
+
+    Mixed precision (bf16/fp16): 2 + 2 + 12 (ZeRO paper, K = 12), +4 fp32 gradient partition under
+    ``deepspeed``. fp32: 4 weights + 4 gradients + 8 Adam states (the course table without activations).
+    """
+    if precision == "int8":
+        raise UserError(
+            "int8 weights can be stored or served (1 byte per parameter) but not trained with Adam here; "
+            "set precision to bf16 (mixed precision) or fp32"
+        )
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise UserError(f"unknown precision {precision!r}; use fp32, bf16 or fp16")
+    if zero_stage not in (0, 1, 2, 3):
+        raise UserError(f"ZeRO stage must be 0, 1, 2 or 3, got {zero_stage}")
+    if num_gpus < 1:
+        raise UserError(f"number of GPUs must be at least 1, got {num_gpus}")
+    if offload_optimizer and zero_stage == 0:
+        raise UserError("optimizer offload needs ZeRO stage 1, 2 or 3; raise zero_stage or turn offload off")
+    if offload_params and (zero_stage != 3 or not offload_optimizer):
+        raise UserError("parameter offload needs ZeRO stage 3 with optimizer offload on (DeepSpeed ZeRO-Infinity)")
+    g = float(num_gpus)
+    if precision == "fp32":
+        w, gr, opt, grad32 = 4.0, 4.0, 8.0, 0.0
+    else:
+        w, gr, opt = 2.0, 2.0, 12.0
+        grad32 = 4.0 if accounting == "deepspeed" else 0.0
+    if accounting == "deepspeed" and zero_stage == 3 and precision != "fp32":
+        gr = 0.0  # reduced straight into the fp32 partition (DeepSpeed's 18 bytes/param at stage 3)
+    opt_total = opt + grad32
+    gpu = {
+        "weights": w / g if zero_stage >= 3 else w,
+        "gradients": gr / g if zero_stage >= 2 else gr,
+        "optimizer": opt_total / g if zero_stage >= 1 else opt_total,
+    }
+    offloaded = 0.0
+    if offload_optimizer:
+        # ZeRO-Offload keeps only the 16-bit weights on the GPU: gradients stream to the host as they
+        # are reduced. DeepSpeed accumulates them straight into its fp32 gradient partition there
+        # (16 host bytes/param); the ZeRO paper's accounting keeps the 16-bit gradients (2 + 12).
+        offloaded += opt_total + (gr if accounting == "zero_paper" else 0.0)
+        gpu["optimizer"] = 0.0
+        gpu["gradients"] = 0.0
+    if offload_params:
+        offloaded += w
+        gpu["weights"] = 0.0
+    gpu["offloaded_total"] = offloaded
+    return gpu
+
+
+def activation_bytes(shape: ModelShape, micro_batch: int, precision: str = "bf16",
+                     checkpointing: bool = True, flash_attention: bool = True) -> int:
+    """Activation memory of one micro-batch on one GPU for a `transformers` Llama decoder.
+
+    Saved for backward, per token per layer (elements): RMSNorm inputs and normed inputs (4h),
+    rotated q, k and v (h + 2 h_kv), attention output (h), the o-proj and residual (h), and in the
+    SwiGLU MLP gate, act(gate), up and their product (4 d_ff): 7h + 2h_kv + 4 d_ff — the same
+    bookkeeping as Korthikanti et al. 2022 (34 sbh for GPT's 4h MLP), redone for SwiGLU. Without a
+    fused (flash / SDPA) kernel, eager attention also keeps scores and probabilities, 2 a s elements per
+    token. With full activation checkpointing only each layer's input (h) is kept, plus one layer being
+    recomputed. The logits are materialised in 16-bit, upcast to fp32 for the loss and the log-softmax
+    is saved: (b + 8) V bytes per token.
+    """
+    if micro_batch < 1:
+        raise UserError(f"micro-batch size must be at least 1, got {micro_batch}")
+    b = 4 if precision == "fp32" else 2
+    h, f, s = shape.d_model, shape.d_ff, shape.seq_len
+    h_kv = shape.n_kv_heads * shape.head_dim
+    per_layer = 7 * h + 2 * h_kv + 4 * f
+    if not flash_attention:
+        per_layer += 2 * shape.n_heads * s
+    tokens = micro_batch * s
+    if checkpointing:
+        layers = shape.n_layers * h + per_layer
+    else:
+        layers = shape.n_layers * per_layer
+    logits = (b + 8) * shape.vocab_size
+    return int(tokens * (layers * b + logits))
+
+
+def estimate_memory(
+    shape: ModelShape,
+    *,
+    precision: str = "bf16",
+    zero_stage: int = 0,
+    num_gpus: int = 1,
+    gpus_per_node: int = 8,
+    micro_batch: int = 1,
+    activation_checkpointing: bool = True,
+    flash_attention: bool = True,
+    offload_optimizer: bool = False,
+    offload_params: bool = False,
+    accounting: Accounting = "deepspeed",
+) -> MemoryEstimate:
+    """Per-GPU memory of training `shape` with Adam under the given precision and ZeRO setup."""
+    n = count_params(shape)
+    per = model_state_bytes_per_param(precision, zero_stage, num_gpus, offload_optimizer, offload_params, accounting)
+    buffers = 0.0
+    largest = largest_layer_params(shape)
+    if zero_stage == 3 and accounting == "deepspeed":
+        buffers += 4 * largest  # DeepSpeed: the largest layer gathered (16-bit weight + its gradient)
+    acts = activation_bytes(shape, micro_batch, precision, activation_checkpointing, flash_attention)
+    # Host memory per node, following DeepSpeed's estimators: the larger of the offloaded partitions
+    # held by this node and the fp32 copy each process loads (one layer at a time under ZeRO-3 init).
+    per_node = min(gpus_per_node, num_gpus)
+    nodes = max(1, math.ceil(num_gpus / gpus_per_node))
+    load = 4 * (largest if zero_stage == 3 else n) * per_node
+    host = HOST_BUFFER_FACTOR * max(load if not per["offloaded_total"] or zero_stage < 3 else 0,
+                                    per["offloaded_total"] * n / nodes)
+    return MemoryEstimate(
+        weights=per["weights"] * n,
+        gradients=per["gradients"] * n,
+        optimizer=per["optimizer"] * n,
+        activations=float(acts),
+        buffers=float(buffers),
+        overhead=float(FRAMEWORK_OVERHEAD_BYTES if accounting == "deepspeed" else 0),
+        host=float(host),
+        settings={
+            "precision": precision, "zero_stage": zero_stage, "num_gpus": num_gpus, "micro_batch": micro_batch,
+            "activation_checkpointing": activation_checkpointing, "flash_attention": flash_attention,
+            "offload_optimizer": offload_optimizer, "offload_params": offload_params, "accounting": accounting,
+            "n_params": n,
+        },
+    )
+
+
+# Escalation order: partition more before moving states over PCIe (ZeRO-3 costs 1.5x communication,
+# offload costs host bandwidth and CPU Adam time), parameter offload last.
+OPTIONS: list[tuple[int, bool, bool]] = [
+    (0, False, False), (1, False, False), (2, False, False), (3, False, False),
+    (2, True, False), (3, True, False), (3, True, True),
+]
+
+
+def option_name(stage: int, offload_optimizer: bool, offload_params: bool) -> str:
+    name = f"ZeRO-{stage}"
+    if offload_params:
+        return name + " + optimizer & parameter offload"
+    return name + (" + optimizer offload" if offload_optimizer else "")
+
+
+def recommend(shape: ModelShape, capacity_bytes: int, **kw) -> tuple[tuple[int, bool, bool] | None, MemoryEstimate]:
+    """The lowest ZeRO stage (then offload) that fits `capacity_bytes`, and its estimate (or the last tried)."""
+    est = None
+    for stage, off_opt, off_par in OPTIONS:
+        if stage > 0 and kw.get("num_gpus", 1) == 1 and not off_opt:
+            continue  # partitioning over one GPU saves nothing
+        est = estimate_memory(shape, zero_stage=stage, offload_optimizer=off_opt, offload_params=off_par, **kw)
+        if est.fits(capacity_bytes):
+            return (stage, off_opt, off_par), est
+    assert est is not None
+    return None, est
+
+
+def fits_table(shape: ModelShape, gpus: list[str] | None = None, **kw) -> list[dict]:
+    """For each known GPU: the recommended option and its per-GPU total, or that nothing fits."""
+    rows = []
+    for name in gpus or list(GPUS):
+        spec = gpu_spec(name)
+        option, est = recommend(shape, spec.memory_bytes, **kw)
+        rows.append({
+            "gpu": name, "capacity_gb": spec.memory_bytes / GB, "fits": option is not None,
+            "recommended": option_name(*option) if option else None,
+            "zero_stage": option[0] if option else None,
+            "offload_optimizer": option[1] if option else None, "offload_params": option[2] if option else None,
+            "per_gpu_gb": est.total / GB, "host_gb_per_node": est.host / GB,
+        })
+    return rows
+
+
+def check_fits(
+    shape: ModelShape,
+    *,
+    gpu_memory_bytes: int | None = None,
+    gpu_type: str | None = None,
+    precision: str = "bf16",
+    zero_stage: int = 0,
+    num_gpus: int = 1,
+    gpus_per_node: int = 8,
+    micro_batch: int = 1,
+    activation_checkpointing: bool = True,
+    flash_attention: bool = True,
+    offload_optimizer: bool = False,
+    offload_params: bool = False,
+) -> MemoryEstimate:
+    """Estimate the configured run; raise UserError (with the option that would fit) if it cannot fit.
+
+    Give the card's memory in bytes (e.g. `torch.cuda.get_device_properties(0).total_memory`) or a
+    known `gpu_type`. Uses DeepSpeed's accounting, since the trainer runs DeepSpeed.
+    """
+    if gpu_memory_bytes is None:
+        if gpu_type is None:
+            raise UserError("check_fits needs the GPU memory (gpu_memory_bytes) or a known gpu_type")
+        gpu_memory_bytes = gpu_spec(gpu_type).memory_bytes
+    kw = dict(precision=precision, num_gpus=num_gpus, gpus_per_node=gpus_per_node, micro_batch=micro_batch,
+              activation_checkpointing=activation_checkpointing, flash_attention=flash_attention)
+    est = estimate_memory(shape, zero_stage=zero_stage, offload_optimizer=offload_optimizer,
+                          offload_params=offload_params, **kw)
+    if est.fits(gpu_memory_bytes):
+        return est
+    usable = gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM) / GB
+    what = (f"the model ({est.settings['n_params'] / 1e9:.3g}B parameters) does not fit: "
+            f"{option_name(zero_stage, offload_optimizer, offload_params)} on {num_gpus} GPU(s) needs {est.describe()}, "
+            f"but {usable:.1f} GB of {gpu_memory_bytes / GB:.1f} GB per GPU is usable")
+    option, better = recommend(shape, gpu_memory_bytes, **kw)
+    if option is not None:
+        fix = (f"use {option_name(*option)} (zero_stage={option[0]}, offload_optimizer={option[1]}, "
+               f"offload_params={option[2]}; {better.total / GB:.1f} GB/GPU, host {better.host / GB:.0f} GB/node)")
+    else:
+        hints = []
+        if not activation_checkpointing:
+            hints.append("turn activation checkpointing on")
+        if micro_batch > 1:
+            hints.append("lower the micro-batch size")
+        hints.append("add GPUs or use a smaller model")
+        fix = "no ZeRO stage or offload fits; " + ", ".join(hints)
+    raise UserError(f"{what}; {fix}")
