@@ -1,0 +1,163 @@
+"""Memory accounting pinned to the course table, the ZeRO paper and DeepSpeed's own estimators."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+import pytest
+from deepspeed.runtime.zero.stage3 import (
+    estimate_zero3_model_states_mem_needs, estimate_zero3_model_states_mem_needs_all_cold,
+)
+from deepspeed.runtime.zero.stage_1_and_2 import (
+    estimate_zero2_model_states_mem_needs, estimate_zero2_model_states_mem_needs_all_cold,
+)
+
+from dapt.errors import UserError
+from pretrain.memory import (
+    GB, GPUS, activation_bytes, check_fits, course_table, estimate_memory, fits_table,
+    model_state_bytes_per_param, recommend, storage_bytes,
+)
+from pretrain.shape import ModelShape, count_params, largest_layer_params, model_shape_for
+
+SHAPE_1B = model_shape_for(1_000_000_000, 32000, 2048)
+SHAPE_7B = model_shape_for(6_738_415_616, 32000, 2048)
+
+
+def test_course_table_1b_fp32():
+    t = course_table(1_000_000_000)
+    assert t["store_gb"]["fp32"] == pytest.approx(4.0)
+    assert t["store_gb"]["bf16"] == pytest.approx(2.0) and t["store_gb"]["int8"] == pytest.approx(1.0)
+    assert t["train_fp32_adam_gb"] == pytest.approx(24.0)
+    assert sum(t["bytes_per_param"].values()) == 24  # 4 + 8 + 4 + 8
+    assert storage_bytes(10**9, "fp32") / GB == 4.0
+
+
+def test_fp32_adam_model_states_are_16_bytes():
+    per = model_state_bytes_per_param("fp32", 0, 1)
+    assert (per["weights"], per["gradients"], per["optimizer"]) == (4, 4, 8)
+
+
+@pytest.mark.parametrize("g", [1, 8, 64, 1024])
+def test_zero_paper_mixed_precision_formulas(g):
+    def total(stage):
+        per = model_state_bytes_per_param("bf16", stage, g, accounting="zero_paper")
+        return per["weights"] + per["gradients"] + per["optimizer"]
+
+    # Rajbhandari et al. 2020, Fig. 1: baseline 2+2+K (K=12); P_os 4+K/G; P_os+g 2+14/G; P_os+g+p 16/G.
+    assert total(0) == pytest.approx(16)
+    assert total(1) == pytest.approx(4 + 12 / g)
+    assert total(2) == pytest.approx(2 + 14 / g)
+    assert total(3) == pytest.approx(16 / g)
+
+
+def test_zero3_over_64_gpus_is_a_64th_of_model_states():
+    base = estimate_memory(SHAPE_7B, zero_stage=0, num_gpus=1, accounting="zero_paper").model_states
+    z3 = estimate_memory(SHAPE_7B, zero_stage=3, num_gpus=64, accounting="zero_paper").model_states
+    assert z3 == pytest.approx(base / 64)
+    # DeepSpeed's accounting (18 of its 20 bytes partitioned) is within ~10% of 1/64 too
+    base_ds = estimate_memory(SHAPE_7B, zero_stage=0, num_gpus=1).model_states
+    z3_ds = estimate_memory(SHAPE_7B, zero_stage=3, num_gpus=64).model_states
+    assert 0.85 < z3_ds / (base_ds / 64) <= 1.0
+
+
+@pytest.mark.parametrize("gpn, nodes", [(1, 1), (8, 1), (4, 1), (8, 4), (8, 16)])
+@pytest.mark.parametrize("shape", [SHAPE_1B, SHAPE_7B, ModelShape(2, 64, 2, 2, 256, 512, 128)])
+def test_zero2_agrees_with_deepspeed(shape, gpn, nodes):
+    n = count_params(shape)
+    for offload in (False, True):
+        est = estimate_memory(shape, zero_stage=2, num_gpus=gpn * nodes, gpus_per_node=gpn, offload_optimizer=offload)
+        cpu, gpu = estimate_zero2_model_states_mem_needs(n, gpn, nodes, cpu_offload=offload)
+        assert int(est.model_states) == pytest.approx(gpu, abs=2)
+        if nodes == 1:  # DeepSpeed counts all GPUs of all nodes in one node's fp32 load under offload
+            assert int(est.host) == pytest.approx(cpu, abs=2)
+
+
+@pytest.mark.parametrize("gpn, nodes", [(1, 1), (8, 1), (8, 8)])
+@pytest.mark.parametrize("shape", [SHAPE_1B, SHAPE_7B])
+def test_zero3_agrees_with_deepspeed(shape, gpn, nodes):
+    n, largest = count_params(shape), largest_layer_params(shape)
+    for off_opt, off_par in ((False, False), (True, False), (True, True)):
+        est = estimate_memory(shape, zero_stage=3, num_gpus=gpn * nodes, gpus_per_node=gpn,
+                              offload_optimizer=off_opt, offload_params=off_par)
+        cpu, gpu, _ = estimate_zero3_model_states_mem_needs(n, largest, gpn, nodes, cpu_offload=off_opt,
+                                                            cpu_offload_params=off_par, zero_init=True)
+        assert int(est.model_states + est.buffers) == pytest.approx(gpu, abs=2)
+        assert int(est.host) == pytest.approx(cpu, abs=2)
+
+
+def _printed_gb(fn, *args) -> list[float]:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        fn(*args)
+    return [float(x) for x in re.findall(r"\|\s+([\d.]+)GB \|", buf.getvalue())]
+
+
+def test_all_cold_printouts_match():
+    n, largest = count_params(SHAPE_7B), largest_layer_params(SHAPE_7B)
+    z2 = _printed_gb(estimate_zero2_model_states_mem_needs_all_cold, n, 8, 1)
+    ours2 = [estimate_memory(SHAPE_7B, zero_stage=2, num_gpus=8, offload_optimizer=o).model_states / 2**30
+             for o in (True, False)]
+    assert z2 == pytest.approx([round(x, 2) for x in ours2], abs=0.01)
+    z3 = _printed_gb(estimate_zero3_model_states_mem_needs_all_cold, n, largest, 8, 1)
+    # DeepSpeed prints (offload opt+param, zero_init 1/0), (offload opt, 1/0), (none, 1/0): GPU side
+    # does not depend on zero_init.
+    ours3 = []
+    for off_opt, off_par in ((True, True), (True, False), (False, False)):
+        e = estimate_memory(SHAPE_7B, zero_stage=3, num_gpus=8, offload_optimizer=off_opt, offload_params=off_par)
+        ours3 += [round((e.model_states + e.buffers) / 2**30, 2)] * 2
+    assert z3 == pytest.approx(ours3, abs=0.01)
+
+
+def test_activations():
+    tiny = ModelShape(2, 64, 2, 2, 256, 512, 128)
+    full = activation_bytes(SHAPE_1B, 1, checkpointing=False)
+    ckpt = activation_bytes(SHAPE_1B, 1, checkpointing=True)
+    logits = 2048 * (2 + 8) * SHAPE_1B.vocab_size  # 16-bit logits + fp32 upcast + saved log-softmax
+    assert ckpt - logits < (full - logits) / 4
+    assert activation_bytes(SHAPE_1B, 4, checkpointing=False) == 4 * full
+    assert activation_bytes(SHAPE_1B, 1, checkpointing=False, flash_attention=False) > full
+    assert activation_bytes(tiny, 1, "fp32", checkpointing=False) > activation_bytes(tiny, 1, checkpointing=False)
+    # Korthikanti et al. 2022 order of magnitude: GPT-3-like 1B at s=2048, b=1: 34 s b h L bytes
+    h, L = SHAPE_1B.d_model, SHAPE_1B.n_layers
+    korthikanti = 34 * 2048 * h * L
+    layers_only = full - logits
+    assert 0.7 < layers_only / korthikanti < 1.6
+
+
+def test_recommend_lowest_stage_that_fits():
+    a100_80 = GPUS["a100-80gb"].memory_bytes
+    option, est = recommend(SHAPE_7B, a100_80, num_gpus=8)
+    assert option == (1, False, False) and est.fits(a100_80)
+    # 7B on one 24 GB card: only optimizer offload helps (partitioning over one GPU saves nothing)
+    option, _ = recommend(SHAPE_7B, GPUS["rtx4090-24gb"].memory_bytes, num_gpus=1)
+    assert option == (2, True, False)
+    rows = {r["gpu"]: r for r in fits_table(SHAPE_1B, num_gpus=1)}
+    assert set(rows) == {"a100-40gb", "a100-80gb", "h100-80gb", "h200-141gb", "rtx4090-24gb"}
+    assert rows["h200-141gb"]["zero_stage"] == 0 and rows["a100-40gb"]["fits"]
+
+
+def test_check_fits_explains_and_recommends():
+    est = check_fits(SHAPE_1B, gpu_type="a100-80gb")
+    assert est.total < GPUS["a100-80gb"].memory_bytes
+    with pytest.raises(UserError, match=r"does not fit.*use ZeRO-2 \+ optimizer offload"):
+        check_fits(SHAPE_7B, gpu_type="rtx4090-24gb", zero_stage=0)
+    with pytest.raises(UserError, match="no ZeRO stage or offload fits"):
+        check_fits(model_shape_for(70_000_000_000, 32000, 4096), gpu_memory_bytes=24 * 2**30, micro_batch=8)
+    # the tiny CPU model always fits a small card
+    check_fits(ModelShape(2, 64, 2, 2, 256, 512, 128), gpu_memory_bytes=4 * 2**30)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: check_fits(SHAPE_1B, gpu_type="v100-16gb"), "unknown GPU type"),
+    (lambda: check_fits(SHAPE_1B), "needs the GPU memory"),
+    (lambda: model_state_bytes_per_param("int8", 0, 1), "int8 weights can be stored"),
+    (lambda: model_state_bytes_per_param("bf16", 0, 1, offload_optimizer=True), "optimizer offload needs ZeRO"),
+    (lambda: model_state_bytes_per_param("bf16", 2, 8, True, True), "parameter offload needs ZeRO stage 3"),
+    (lambda: model_state_bytes_per_param("bf16", 4, 8), "ZeRO stage must be"),
+    (lambda: activation_bytes(SHAPE_1B, 0), "micro-batch"),
+])
+def test_bad_input_is_user_error(call, words):
+    with pytest.raises(UserError, match=words):
+        call()
