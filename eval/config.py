@@ -28,9 +28,36 @@ class EvalConfig(BaseModel):
     bootstrap_iters: int = Field(default=1000, ge=0)
     seed: int = 1234
 
+    # Benchmark tasks: names or tags of YAML tasks in eval/tasks (or eval.include_path). The tags
+    # dapt_domain and dapt_general hold the finance/medicine/law and general-format tasks.
+    tasks: list[str] = Field(default_factory=lambda: ["dapt_domain", "dapt_general"])
+    # Local benchmark files in the released format, per task and split, e.g.
+    # {"dapt_fpb": {"test": "/data/fpb/test.jsonl", "train": "/data/fpb/train.jsonl"}}. A task not named
+    # here reads the project's synthetic examples (eval/tasks/data), which only show the plumbing.
+    task_data: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Extra folders of harness task YAMLs (the user's own tasks).
+    include_path: list[str] = Field(default_factory=list)
+    # k in k-shot; examples come from the task's few-shot split (train), never the scored one.
+    num_fewshot: int = Field(default=0, ge=0)
+    # Scored examples per task; None = all (the harness's --limit, for quick looks only).
+    limit: int | None = Field(default=None, ge=1)
+    # Contamination check against the training documents: word n-gram size (13 as GPT-3, App. C) and the
+    # shortest example checked.
+    contamination_ngram: int = Field(default=13, ge=1)
+    contamination_min_words: int = Field(default=8, ge=1)
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
         if value not in ("auto", "cpu", "mps") and not value.startswith("cuda"):
             raise ValueError(f"eval.device must be auto, cpu, mps, cuda or cuda:N, got {value!r}")
+        return value
+
+    @field_validator("task_data")
+    @classmethod
+    def _known_splits(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for task, splits in value.items():
+            bad = set(splits) - {"train", "validation", "test"}
+            if bad:
+                raise ValueError(f"eval.task_data.{task}: splits must be train, validation or test, got {sorted(bad)}")
         return value

@@ -1,9 +1,21 @@
-"""The eval report: Markdown tables and a PNG, built only from numbers already in results.json."""
+"""The eval report: Markdown, JSON and PNG, built only from numbers already in results.json.
+
+Every score and standard error is read from the harness's own results (``"acc,none"``,
+``"acc_stderr,none"``); this module only lays them out, takes differences and averages.
+Tables follow BloombergGPT's (Wu et al. 2023, Tables 8-13): one row per task, one column per model,
+then a domain average and a general average.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
+
+Z95 = 1.959964  # two-sided 95 % normal quantile
+TASK_METRICS = ("acc", "acc_norm")
+GROUPS = ("domain", "general")
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -12,6 +24,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}" if abs(value) < 1e6 else f"{value:.3e}"
     return str(value)
+
+
+def _number(value: Any) -> float | None:
+    """A harness number, or None for its "N/A" (no stderr computed) and for missing or non-finite values."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def format_table(intrinsic: dict[str, dict[str, dict]]) -> str:
@@ -29,44 +48,201 @@ def format_table(intrinsic: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: dict, out_dir: Path) -> dict[str, str]:
-    """Writes report.md and report.png into out_dir; returns their paths."""
-    out_dir = Path(out_dir)
-    md = ["# Evaluation report", ""]
-    md += ["## Intrinsic: held-out text (lm-evaluation-harness, loglikelihood_rolling)", ""]
-    md += [
-        "Bits per byte = total negative log-likelihood of the documents in bits / their UTF-8 bytes; "
-        "lower is better and it compares models with different tokenizers.",
+def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
+    """other - ref with a 95 % interval from the two harness stderrs, and a verdict (higher is better).
+
+    The models are scored on the same examples; treating them as independent (variances add) gives a
+    wider, conservative interval, so "within noise" errs toward not claiming a difference.
+    """
+    a, b = ref.get("value"), other.get("value")
+    if a is None or b is None:
+        return {"diff": None, "ci95": None, "verdict": "missing"}
+    diff = b - a
+    if ref.get("stderr") is None or other.get("stderr") is None:
+        return {"diff": diff, "ci95": None, "verdict": "no stderr"}
+    half = Z95 * math.sqrt(ref["stderr"] ** 2 + other["stderr"] ** 2)
+    lo, hi = diff - half, diff + half
+    if lo <= 0.0 <= hi:
+        verdict = "within noise"
+    else:
+        verdict = f"{other_name} better" if diff > 0 else f"{ref_name} better"
+    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict}
+
+
+def build_report(results: dict) -> dict:
+    """The comparison (JSON-able): per task and metric the harness's score ± stderr per model,
+    differences against the reference model, domain and general averages, contamination."""
+    models = list(results["models"])
+    ref = results["reference"]
+    others = [m for m in models if m != ref]
+    rows = []
+    for task, info in results["tasks"].items():
+        for metric in TASK_METRICS:
+            scores = {}
+            for model in models:
+                raw = results["harness"][model]["results"].get(task, {})
+                scores[model] = {"value": _number(raw.get(f"{metric},none")),
+                                 "stderr": _number(raw.get(f"{metric}_stderr,none"))}
+            if all(s["value"] is None for s in scores.values()):
+                continue  # the task does not report this metric (e.g. WinoGrande has no acc_norm)
+            n = results["harness"][ref].get("n-samples", {}).get(task, {}).get("effective")
+            rows.append({"task": task, "group": info["group"], "area": info.get("area"), "metric": metric,
+                         "n": n, "synthetic": info.get("synthetic", False), "scores": scores,
+                         "vs_reference": {m: compare(scores[ref], scores[m], ref, m) for m in others}})
+    averages: dict[str, dict] = {}
+    for metric in TASK_METRICS:
+        for group in GROUPS:
+            members = [r for r in rows if r["metric"] == metric and r["group"] == group]
+            if not members:
+                continue
+            scores = {}
+            for model in models:
+                values = [r["scores"][model]["value"] for r in members]
+                errs = [r["scores"][model]["stderr"] for r in members]
+                mean = sum(values) / len(values) if None not in values else None
+                # Tasks are independent samples: the mean's variance is the sum of variances / k^2.
+                err = math.sqrt(sum(e * e for e in errs)) / len(errs) if None not in errs else None
+                scores[model] = {"value": mean, "stderr": err}
+            averages.setdefault(metric, {})[group] = {
+                "tasks": [r["task"] for r in members], "scores": scores,
+                "vs_reference": {m: compare(scores[ref], scores[m], ref, m) for m in others},
+            }
+    return {"reference": ref, "models": results["models"], "num_fewshot": results.get("num_fewshot", 0),
+            "intrinsic": results["intrinsic"], "tasks": rows, "averages": averages,
+            "contamination": results.get("contamination")}
+
+
+def _cell(score: dict) -> str:
+    if score["value"] is None:
+        return "n/a"
+    err = f" ± {score['stderr']:.3f}" if score["stderr"] is not None else ""
+    return f"{score['value']:.3f}{err}"
+
+
+def _diff_cell(cmp: dict) -> str:
+    if cmp["diff"] is None:
+        return "n/a"
+    if cmp["ci95"] is None:
+        return f"{cmp['diff']:+.3f}"
+    return f"{cmp['diff']:+.3f} [{cmp['ci95'][0]:+.3f}, {cmp['ci95'][1]:+.3f}]"
+
+
+def tasks_table(report: dict, metric: str) -> str:
+    """Markdown: tasks (domain first) × models, differences vs the reference, then group averages."""
+    models = list(report["models"])
+    ref = report["reference"]
+    others = [m for m in models if m != ref]
+    head = ["task", "group", "n", *models]
+    for m in others:
+        head += [f"{m} − {ref} [95% CI]", "verdict"]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + " |"]
+    rows = sorted((r for r in report["tasks"] if r["metric"] == metric),
+                  key=lambda r: (GROUPS.index(r["group"]) if r["group"] in GROUPS else 9, r["task"]))
+    for r in rows:
+        group = f"{r['group']}/{r['area']}" if r["area"] else r["group"]
+        cells = [r["task"] + (" †" if r["synthetic"] else ""), group, _fmt(r["n"]),
+                 *[_cell(r["scores"][m]) for m in models]]
+        for m in others:
+            cells += [_diff_cell(r["vs_reference"][m]), r["vs_reference"][m]["verdict"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    for group, avg in report["averages"].get(metric, {}).items():
+        cells = [f"**{group} average**", group, str(len(avg["tasks"])), *[_cell(avg["scores"][m]) for m in models]]
+        for m in others:
+            cells += [_diff_cell(avg["vs_reference"][m]), avg["vs_reference"][m]["verdict"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def contamination_section(contam: dict | None) -> list[str]:
+    if contam is None:
+        return ["Not run: no training documents were given (pass the run's selected/docs folder).", ""]
+    lines = [
+        f"An example is contaminated when any of its word {contam['ngram']}-grams occurs in the "
+        f"{contam['train_docs_scanned']} training documents scanned (examples under "
+        f"{contam['min_words']} words are not checked).",
         "",
-        format_table(results["intrinsic"]),
-        "",
+        "| task | examples | checked | contaminated | fraction |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
+    for task, row in contam["tasks"].items():
+        lines.append(f"| {task} | {row['examples']} | {row['checked']} | {row['contaminated']} "
+                     f"| {_fmt(row['fraction'], 3)} |")
+    return lines + [""]
+
+
+def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
+    """Writes report.md, report.json and report.png into out_dir; returns their paths and the averages."""
+    out_dir = Path(out_dir)
+    report = build_report(results)
+    md = ["# Evaluation report", ""]
+    md += [f"Models: {', '.join(f'`{m}` ({p})' for m, p in report['models'].items())}. "
+           f"Reference for differences: `{report['reference']}`. Scores and standard errors are "
+           f"lm-evaluation-harness's; {report['num_fewshot']}-shot.", ""]
+    if report["intrinsic"] and any(report["intrinsic"].values()):
+        md += ["## Intrinsic: held-out text (loglikelihood_rolling)", "",
+               "Bits per byte = total negative log-likelihood of the documents in bits / their UTF-8 bytes; "
+               "lower is better and it compares models with different tokenizers.", "",
+               format_table(report["intrinsic"]), ""]
+    acc_table = tasks_table(report, "acc") if report["tasks"] else ""
+    if report["tasks"]:
+        md += ["## Benchmark tasks: accuracy (acc)", "", acc_table, "",
+               "## Benchmark tasks: length-normalised accuracy (acc_norm)", "", tasks_table(report, "acc_norm"), "",
+               "Score ± standard error over the task's examples. The interval of a difference adds the two "
+               "models' variances (conservative: both models saw the same examples); \"within noise\" means "
+               "it contains 0. Averages weight tasks equally.", ""]
+        if any(r["synthetic"] for r in report["tasks"]):
+            md += ["† reads the project's synthetic examples (eval/tasks/data): a plumbing check, not a "
+                   "benchmark result. Point eval.task_data at the released files for real numbers.", ""]
+        md += ["## Contamination", "", *contamination_section(report["contamination"])]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md))
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     png_path = out_dir / "report.png"
-    plot_intrinsic(results["intrinsic"], png_path)
-    return {"markdown": str(md_path), "png": str(png_path)}
+    plot_report(report, png_path)
+    return {"markdown": str(md_path), "json": str(json_path), "png": str(png_path),
+            "averages": report["averages"], "tasks_table": acc_table}
 
 
-def plot_intrinsic(intrinsic: dict[str, dict[str, dict]], path: Path) -> None:
-    """Grouped bars: bits per byte per held-out group, one bar per model."""
+def plot_report(report: dict, path: Path) -> None:
+    """Left: bits per byte per held-out group; right: task accuracy with ±1.96 stderr bars; one colour per model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = list(intrinsic)
-    groups = sorted({g for rows in intrinsic.values() for g in rows})
+    models = list(report["models"])
+    intrinsic = report["intrinsic"]
+    rows = [r for r in report["tasks"] if r["metric"] == "acc"]
+    panels = int(bool(intrinsic and any(intrinsic.values()))) + int(bool(rows))
+    fig, axes = plt.subplots(1, max(panels, 1), figsize=(4 + 4 * max(panels, 1), 0.9 + 0.32 * max(len(rows), 6)),
+                             squeeze=False)
+    axes = list(axes[0])
     width = 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(1.5 + 1.6 * len(groups), 3.2))
-    for i, model in enumerate(models):
-        xs = [j + i * width for j in range(len(groups))]
-        ys = [intrinsic[model].get(g, {}).get("bits_per_byte") or 0.0 for g in groups]
-        ax.bar(xs, ys, width=width, label=model)
-    ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(groups))], groups)
-    ax.set_ylabel("bits per byte (lower is better)")
-    ax.set_title("Held-out text")
-    ax.legend(fontsize=8)
+    if intrinsic and any(intrinsic.values()):
+        ax = axes.pop(0)
+        groups = sorted({g for r in intrinsic.values() for g in r})
+        for i, model in enumerate(models):
+            ys = [(intrinsic.get(model, {}).get(g) or {}).get("bits_per_byte") or 0.0 for g in groups]
+            ax.bar([j + i * width for j in range(len(groups))], ys, width=width, label=model)
+        ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(groups))], groups)
+        ax.set_ylabel("bits per byte (lower is better)")
+        ax.set_title("Held-out text")
+        ax.legend(fontsize=8)
+    if rows:
+        ax = axes.pop(0)
+        rows = sorted(rows, key=lambda r: (r["group"], r["task"]), reverse=True)
+        for i, model in enumerate(models):
+            ys = [j + i * width for j in range(len(rows))]
+            xs = [r["scores"][model]["value"] or 0.0 for r in rows]
+            errs = [Z95 * (r["scores"][model]["stderr"] or 0.0) for r in rows]
+            ax.barh(ys, xs, height=width, xerr=errs, capsize=2, label=model)
+        ax.set_yticks([j + width * (len(models) - 1) / 2 for j in range(len(rows))],
+                      [f"{r['task']} ({r['group']})" for r in rows], fontsize=7)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("acc (95% interval)")
+        ax.set_title(f"Benchmark tasks, {report['num_fewshot']}-shot")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -39,36 +39,56 @@ def run_eval(
     out_dir: Path,
     train_docs: Path | None = None,
 ) -> dict:
-    """Scores every model on every held-out group; writes results.json, report.md/png and manifest.json."""
+    """Scores every model on the held-out text and the benchmark tasks; writes results.json (the harness's
+    raw results included), report.md/.json/.png and manifest.json. The first model is the reference
+    the others are compared with."""
+    from eval.contamination import contamination
     from eval.report import format_table, write_report
+    from eval.taskset import example_texts, resolve_tasks, task_manager
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     models = {name: check_model_dir(name, Path(path)) for name, path in models.items()}
     if not models:
         raise UserError("eval got no models; pass at least one Hugging Face model folder")
-    if not heldout and cfg.intrinsic:
-        raise UserError("eval got no held-out text; pass the run's tokens/val_text files (groups domain, general)")
+    if train_docs is not None and not Path(train_docs).exists():
+        raise UserError(f"eval: training documents {train_docs} do not exist; pass the run's selected/docs folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
 
+    manager = task_manager(cfg)
     held = write_heldout(cfg, heldout, out_dir / "data") if cfg.intrinsic else {}
-    tasks = [perplexity_task(group, info["path"]) for group, info in held.items()]
+    specs = resolve_tasks(cfg, manager) if cfg.tasks else []
+    if not held and not specs:
+        raise UserError("eval has nothing to score: give held-out text (intrinsic) or eval.tasks")
+    ppl = manager.load([perplexity_task(g, info["path"]) for g, info in held.items()])["tasks"] if held else {}
+    tasks = list(ppl.values()) + [spec.task for spec in specs]
 
     harness: dict[str, Any] = {}
     for name, path in models.items():
         log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
-        harness[name] = evaluate_model(cfg, path, tasks)
+        harness[name] = evaluate_model(cfg, path, tasks, manager=manager)
 
-    intrinsic = {name: intrinsic_scores(raw, held) for name, raw in harness.items()}
+    contam = None
+    if train_docs is not None and specs:
+        contam = contamination({s.name: example_texts(s) for s in specs}, Path(train_docs),
+                               n=cfg.contamination_ngram, min_words=cfg.contamination_min_words)
+
     results = {
-        "intrinsic": intrinsic,
-        "heldout": {g: {k: v for k, v in info.items() if k != "path"} for g, info in held.items()},
+        "reference": next(iter(models)),
         "models": {name: str(path) for name, path in models.items()},
+        "intrinsic": {name: intrinsic_scores(raw, held) for name, raw in harness.items()},
+        "heldout": {g: {k: v for k, v in info.items() if k != "path"} for g, info in held.items()},
+        "tasks": {s.name: s.summary() for s in specs},
+        "num_fewshot": cfg.num_fewshot,
+        "contamination": contam,
         "harness": harness,
     }
+    results = _jsonable(results)
     results_path = out_dir / "results.json"
-    results_path.write_text(json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
+    results_path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     report = write_report(results, out_dir)
-    print(format_table(intrinsic))
+    print(format_table(results["intrinsic"]))
+    if specs:
+        print(report["tasks_table"])
 
     summary = {
         "stage": "eval",
@@ -76,11 +96,13 @@ def run_eval(
         "inputs": {
             "models": {name: str(path) for name, path in models.items()},
             "heldout": {g: {"files": [str(p) for p in heldout[g]], "sha256": info["sha256"]} for g, info in held.items()},
+            "tasks": {s.name: {k: str(v) for k, v in s.files.items()} for s in specs},
             "train_docs": str(train_docs) if train_docs else None,
         },
-        "intrinsic": intrinsic,
+        "intrinsic": results["intrinsic"],
+        "averages": report["averages"],
         "results": str(results_path),
-        "report": report,
+        "report": {k: v for k, v in report.items() if k != "tasks_table"},
     }
     (out_dir / "manifest.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     return summary
@@ -139,6 +161,7 @@ def perplexity_task(group: str, path: Path) -> dict:
         "dataset_path": "json",
         "dataset_kwargs": {"data_files": {"test": str(Path(path).resolve())}},
         "test_split": "test",
+        "num_fewshot": 0,  # 0 in the config: the harness never overrides it with simple_evaluate's num_fewshot
         "output_type": "loglikelihood_rolling",
         "doc_to_text": "",
         "doc_to_target": "{{text}}",
@@ -172,22 +195,17 @@ def load_lm(cfg: EvalConfig, path: Path):
     )
 
 
-def task_manager(include_path: Path | None = None):
-    """A TaskManager over our task folder only: indexing the harness's ~10k bundled YAMLs costs seconds."""
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_path=str(include_path) if include_path else None, include_defaults=False)
-
-
-def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, lm=None, manager=None) -> dict:
-    """One simple_evaluate call for one model over all tasks; returns the harness's result dict."""
+def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, manager, lm=None) -> dict:
+    """One simple_evaluate call for one model over all tasks (built Task objects or configs); the harness's dict."""
     import lm_eval
 
     lm = lm if lm is not None else load_lm(cfg, path)
     raw = lm_eval.simple_evaluate(
         model=lm,
         tasks=tasks,
-        task_manager=manager if manager is not None else task_manager(),
+        task_manager=manager,
+        num_fewshot=cfg.num_fewshot,
+        limit=cfg.limit,
         bootstrap_iters=cfg.bootstrap_iters,
         log_samples=False,
         random_seed=cfg.seed,

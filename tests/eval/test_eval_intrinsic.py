@@ -17,7 +17,7 @@ from pipeline.documents import iter_documents
 @pytest.fixture(scope="module")
 def evaluated(tiny_models, heldout, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval")
-    summary = run_eval(EvalConfig(batch_size=4), tiny_models, heldout, out)
+    summary = run_eval(EvalConfig(batch_size=4, tasks=[]), tiny_models, heldout, out)
     return out, summary
 
 
@@ -87,13 +87,13 @@ def test_models_differ(evaluated):
 
 def test_missing_model_folder_is_a_user_error(heldout, tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        run_eval(EvalConfig(), {"m": tmp_path / "nope"}, heldout, tmp_path / "out")
+        run_eval(EvalConfig(tasks=[]), {"m": tmp_path / "nope"}, heldout, tmp_path / "out")
 
 
 def test_folder_without_config_is_a_user_error(heldout, tmp_path):
     (tmp_path / "m").mkdir()
     with pytest.raises(UserError, match="config.json"):
-        run_eval(EvalConfig(), {"m": tmp_path / "m"}, heldout, tmp_path / "out")
+        run_eval(EvalConfig(tasks=[]), {"m": tmp_path / "m"}, heldout, tmp_path / "out")
 
 
 def test_empty_heldout_group_is_a_user_error(tiny_models, tmp_path):
@@ -101,12 +101,12 @@ def test_empty_heldout_group_is_a_user_error(tiny_models, tmp_path):
 
     write_documents(tmp_path / "empty.jsonl.gz", [])
     with pytest.raises(UserError, match="'general' has no non-empty documents"):
-        run_eval(EvalConfig(), tiny_models, {"general": [tmp_path / "empty.jsonl.gz"]}, tmp_path / "out")
+        run_eval(EvalConfig(tasks=[]), tiny_models, {"general": [tmp_path / "empty.jsonl.gz"]}, tmp_path / "out")
 
 
 def test_missing_heldout_file_is_a_user_error(tiny_models, tmp_path):
     with pytest.raises(UserError, match="no document shards"):
-        run_eval(EvalConfig(), tiny_models, {"domain": [tmp_path / "missing.jsonl.gz"]}, tmp_path / "out")
+        run_eval(EvalConfig(tasks=[]), tiny_models, {"domain": [tmp_path / "missing.jsonl.gz"]}, tmp_path / "out")
 
 
 def test_config_rejects_unknown_keys_and_devices():
