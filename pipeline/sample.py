@@ -36,6 +36,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dapt.errors import UserError
+
 log = logging.getLogger(__name__)
 
 DOMAIN_SOURCES = ("legal", "medical", "financial")
@@ -91,6 +93,12 @@ class SampleConfig(BaseModel):
                              "so most web pages stay clean")
         if self.other_duplicate_rate + self.other_short_rate > 0.5:
             raise ValueError("other_duplicate_rate + other_short_rate must be at most 0.5")
+        if self.web_malformed > self.web_docs // 2:
+            raise ValueError(f"web_malformed={self.web_malformed} is more than half of web_docs={self.web_docs}; "
+                             "lower web_malformed or raise web_docs")
+        if self.other_malformed > min(self.docs_per_domain, self.general_docs) // 2:
+            raise ValueError(f"other_malformed={self.other_malformed} is more than half of the smaller of "
+                             "docs_per_domain and general_docs; lower it or raise those counts")
         return self
 
 
@@ -230,62 +238,82 @@ LEGAL_SLOTS: dict[str, Any] = {
 }
 LEGAL = [
     Genre("statute", (
-        "Except as provided in {cite}, no person shall {act} without the prior written consent of the {agency}.",
-        "For purposes of this section, the term \"{term}\" means any {object} that is {qual}.",
-        "A person who {mental} violates this subsection shall be liable for a civil penalty not to exceed {money} "
-        "for each violation.",
-        "The {agency} shall promulgate regulations to carry out this subsection within {days} days after the "
-        "effective date of this Act.",
-        "Nothing in this section shall be construed to limit any right or remedy available under {cite} or under "
-        "the common law of {state}.",
-        "An action under this subsection shall be commenced within {years} years after the cause of action accrues.",
-        "Proof of mens rea is required, and the prosecution must establish that the defendant acted {mental}.",
-        "If any provision of this chapter is held invalid, the remainder of the chapter shall not be affected.",
+        "Except as provided in {cite}, no person shall {act} without the prior written [consent|approval|"
+        "authorization] of the {agency}.",
+        "For purposes of this [section|chapter|part], the term \"{term}\" means any {object} that is {qual}.",
+        "A person who {mental} violates this subsection shall be [liable for|subject to] a civil penalty not to "
+        "exceed {money} for each [violation|day on which the violation continues].",
+        "The {agency} shall [promulgate|issue|adopt] regulations to carry out this subsection within {days} days "
+        "after the effective date of this Act.",
+        "Nothing in this [section|chapter] shall be construed to [limit|impair|restrict] any right or remedy "
+        "available under {cite} or under the common law of {state}.",
+        "An action under this subsection shall be commenced within {years} years after the cause of action "
+        "[accrues|is discovered|first arises].",
+        "Proof of mens rea is required, and the [prosecution|State|government] must establish that the defendant "
+        "acted {mental}.",
+        "If any provision of this [chapter|Act|title] is held invalid, the [remainder|remaining provisions] of the "
+        "[chapter|Act|title] shall not be affected.",
         "Upon a finding of a violation, the court may award {remedy}, together with reasonable attorney's fees and "
-        "costs.",
-        "The {agency} shall report to the legislature not later than {date} on the enforcement of this part.",
-        "A tort claim against a public entity arising under this part must be presented within {days} days of the "
-        "injury.",
-        "A plaintiff who prevails in an action brought under {cite} may recover {remedy}.",
+        "[costs|expenses of litigation].",
+        "The {agency} shall report to the [legislature|General Assembly|appropriate committees] not later than "
+        "{date} on the [enforcement|administration] of this part.",
+        "A tort claim against a public entity arising under this part must be presented [in writing|to the clerk] "
+        "within {days} days of the injury.",
+        "A plaintiff who prevails in an action brought under {cite} may recover {remedy} [and costs|in addition "
+        "to any other relief].",
         "Any {term} that receives a written request under this section shall respond within {days} business days.",
-        "The penalties provided in this chapter are in addition to any other penalty imposed by law.",
+        "The penalties provided in this [chapter|section] are in addition to any other [penalty|sanction] imposed "
+        "by law.",
+        "The {agency} may, after notice and an opportunity for a hearing, [suspend|revoke|deny] any license "
+        "issued under this part.",
+        "A {term} shall keep records sufficient to show compliance with this section for at least {years} years.",
+        "This section does not apply to any {object} that was [in existence|lawfully operating] before {date}.",
+        "The attorney general may bring a civil action in the name of the State to [enjoin|restrain] a violation "
+        "of {cite}.",
     ), LEGAL_SLOTS),
     Genre("contract", (
-        "This {agreement} is entered into as of {date} by and between {company} (the \"{party}\") and {company} "
-        "(the \"{party}\").",
-        "The {party} shall indemnify and hold harmless the {party} from any claim, loss or liability arising out of "
-        "{scope}.",
-        "Neither party shall be liable for any failure to perform caused by {event}, provided that notice is given "
-        "within {days} days.",
-        "This Agreement shall be governed by the laws of the State of {state}, without regard to its conflict of "
-        "laws principles.",
-        "Any dispute arising under this Agreement shall be resolved by binding arbitration in {city} under the "
-        "rules of the {arb}.",
-        "The {party} shall pay the {party} a fee of {money} within {days} days after receipt of each invoice.",
+        "This {agreement} is [entered into|made] as of {date} by and between {company} (the \"{party}\") and "
+        "{company} (the \"{party}\").",
+        "The {party} shall [indemnify|defend, indemnify] and hold harmless the {party} from any claim, loss or "
+        "liability arising out of {scope}.",
+        "Neither party shall be liable for any [failure|delay] in performance caused by {event}, provided that "
+        "[notice|written notice] is given within {days} days.",
+        "This Agreement shall be governed by [and construed in accordance with|the] laws of the State of {state}, "
+        "without regard to its conflict of laws principles.",
+        "Any dispute arising [under|out of or relating to] this Agreement shall be resolved by binding arbitration "
+        "in {city} under the rules of the {arb}.",
+        "The {party} shall pay the {party} a [fee|sum] of {money} within {days} days after receipt of [each|an "
+        "undisputed] invoice.",
         "Either party may terminate this Agreement upon {days} days' written notice if the other party commits a "
-        "material breach that remains uncured.",
+        "material breach that [remains uncured|is not cured within that period].",
         "No waiver of any provision shall be effective unless in writing, and no course of dealing shall give rise "
         "to an estoppel.",
-        "The {party} represents and warrants that it has full corporate power and authority to enter into this "
-        "Agreement.",
+        "The {party} represents and warrants that it [has full corporate power and authority|is duly authorized] "
+        "to enter into this Agreement.",
         "All confidential information disclosed under this Agreement shall remain the property of the disclosing "
-        "party for {years} years.",
+        "party [for {years} years|indefinitely|until it becomes public].",
         "The aggregate liability of either party shall not exceed the total fees paid in the {months} months "
-        "preceding the claim.",
-        "This Agreement constitutes the entire agreement between the parties and supersedes all prior "
-        "negotiations and understandings.",
-        "Notices under this Agreement shall be delivered by certified mail to the addresses set forth on the "
-        "signature page.",
+        "[preceding|before] the [claim|event giving rise to liability].",
+        "This Agreement [constitutes|sets out] the entire agreement between the parties and supersedes all prior "
+        "[negotiations and understandings|agreements, written or oral].",
+        "Notices under this Agreement shall be delivered by [certified mail|courier|hand] to the addresses set "
+        "forth on the signature page.",
         "The {party} may not assign its rights hereunder without the consent of the {party}, which shall not be "
         "unreasonably withheld.",
+        "The term of this Agreement shall begin on the effective date and continue for {years} years unless "
+        "[terminated earlier|renewed in writing].",
+        "The {party} shall maintain [commercial general liability|professional liability] insurance with limits "
+        "of not less than {money} per occurrence.",
+        "Title to the goods shall pass to the {party} upon [delivery|acceptance|payment in full].",
+        "Any amendment to this Agreement must be in writing and signed by an authorized officer of each party.",
     ), LEGAL_SLOTS),
     Genre("opinion", (
         "{person} brought this action against {company} in {court}, alleging {claim} and seeking {remedy}.",
-        "The district court granted {standard}, and the plaintiff timely appealed.",
+        "The district court granted {standard}, and the [plaintiff|appellant] timely appealed.",
         "We review the grant of {standard} de novo, viewing the evidence in the light most favorable to the "
-        "nonmoving party.",
-        "The defendant contends that the claim is barred by res judicata because the same transaction was the "
-        "subject of an earlier suit in {court}.",
+        "[nonmoving party|plaintiff].",
+        "The defendant contends that the claim is barred by res judicata because the same [transaction|dispute] "
+        "was the subject of an earlier suit in {court}.",
         "Principles of stare decisis counsel against overruling {case}, which has governed this question for "
         "{years} decades.",
         "The petitioner sought a writ of habeas corpus, arguing that the trial court {error}.",
@@ -295,13 +323,19 @@ LEGAL = [
         "Because the record contains no evidence of mens rea, the conviction for {crime} cannot stand.",
         "The plaintiff relied on the promise to her detriment, and promissory estoppel therefore bars the "
         "defendant from denying it.",
-        "In {case}, the court held that {holding}.",
+        "In {case}, the [court|Supreme Court] held that {holding}.",
         "We therefore {disposition} the judgment of {court} and remand for further proceedings consistent with "
         "this opinion.",
-        "The plaintiff has made a prima facie showing of {claim}, and the burden shifts to the defendant.",
+        "The plaintiff has made a prima facie showing of {claim}, and the burden [shifts|now shifts] to the "
+        "defendant.",
         "Counsel for the appellant argued that the trial court abused its discretion in admitting {evidence}.",
         "The court raised the issue of jurisdiction {latin}, as it must before reaching the merits.",
         "Collateral estoppel applies only where the issue was actually litigated and necessarily decided.",
+        "The [defendant|appellee] does not dispute that the {claim} claim was timely filed under {cite}.",
+        "Summary judgment is appropriate only where there is no genuine dispute as to any material fact.",
+        "A tort plaintiff must show duty, breach, causation and damages, and the [first|second] element is "
+        "contested here.",
+        "The dissent would [reach|decide] the constitutional question, but we decline to do so on this record.",
     ), LEGAL_SLOTS),
 ]
 
@@ -345,45 +379,56 @@ MEDICAL = [
     Genre("clinical_note", (
         "The patient is a {age}-year-old {person} with a history of {condition} who presents with {symptom} of "
         "{duration} duration.",
-        "Review of systems is positive for {symptom} and {symptom}, and negative for fever or chills.",
+        "Review of systems is positive for {symptom} and {symptom}, and negative for [fever or chills|weight "
+        "loss|night sweats].",
         "On examination, blood pressure was {bp} mmHg, heart rate {hr} beats per minute, and oxygen saturation "
         "{spo2}% on room air.",
-        "Laboratory studies showed a {lab} of {labval}, which is {trend} compared with the prior visit.",
-        "The patient reports myalgia and fatigue since starting {drug} {dose} mg daily.",
-        "Assessment is {condition}, currently {control}, with no new focal findings.",
+        "Laboratory studies showed a {lab} of {labval}, which is {trend} compared with the [prior|last] visit.",
+        "The patient reports myalgia and fatigue since starting {drug} {dose} mg [daily|twice daily].",
+        "Assessment is {condition}, currently {control}, with no new [focal findings|complaints].",
         "Plan is to continue {drug} {dose} mg po {freq} and recheck the {lab} in {weeks} weeks.",
-        "Dyspnea on exertion has {trend} since the last visit, and there is no orthopnea.",
+        "Dyspnea on exertion has {trend} since the last visit, and there is no [orthopnea|leg swelling].",
         "{drug} {dose} mg was prescribed, Sig: 1 tab po qid pc & hs, with {refills} refills.",
-        "Hypertension remains {control} on the current regimen, and the patient was counseled on sodium "
-        "restriction.",
+        "Hypertension remains {control} on the current regimen, and the patient was counseled on [sodium "
+        "restriction|weight loss|home blood pressure monitoring].",
         "The patient was advised to avoid NSAIDs because of the risk of {risk}.",
         "Follow-up is scheduled in {weeks} weeks, sooner if {warn} develops.",
         "Medication reconciliation was completed, and the patient takes {drug} and {drug} as directed.",
         "Lungs are clear to auscultation bilaterally, and there is no jugular venous distension.",
+        "The {person} denies tobacco use and drinks alcohol [rarely|socially|two or three times a week].",
+        "An electrocardiogram showed [normal sinus rhythm|sinus tachycardia|atrial fibrillation with a "
+        "controlled ventricular rate].",
+        "The patient was started on {drug} {dose} mg po {freq} and given written instructions.",
+        "Family history is notable for {condition} in a [parent|sibling|grandparent].",
     ), MED_SLOTS),
     Genre("monograph", (
-        "{drug} is a {class} indicated for the treatment of {condition} in adults.",
+        "{drug} is a {class} indicated for the treatment of {condition} in [adults|adults and adolescents].",
         "The usual adult dose is {dose} mg orally {freq}, adjusted according to {basis}.",
         "In pediatric patients the recommended dose is 5 mg/kg q6h, not to exceed {maxdose} mg per day.",
         "Common adverse reactions include {adverse}, {adverse} and {adverse}.",
         "{drug} is contraindicated in patients with {contra}.",
-        "Concomitant use with an NSAID increases the risk of {risk}.",
+        "Concomitant use with an NSAID [increases|may increase] the risk of {risk}.",
         "Peak plasma concentrations are reached within {hours} hours, and the elimination half-life is about "
         "{hours} hours.",
         "Dose reduction is recommended in patients with a creatinine clearance below {crcl} mL/min.",
-        "Monitor the {lab} at baseline and periodically during therapy.",
+        "Monitor the {lab} at baseline and [periodically|every few months] during therapy.",
         "Use during pregnancy only if the potential benefit justifies the potential risk to the fetus.",
         "Overdose may present with {symptom}, {symptom} and {symptom}, and treatment is supportive.",
-        "Store at controlled room temperature and protect from light and moisture.",
+        "Store at controlled room temperature and protect from [light and moisture|excessive heat].",
         "Tablets may be taken with or without food, but the timing should be consistent from day to day.",
         "Patients with hypertension should have blood pressure checked within {weeks} weeks of a dose change.",
+        "Elderly patients may be more sensitive to {adverse} and should start at the lowest dose.",
+        "{drug} is [extensively|partly] metabolized in the liver and excreted mainly in the urine.",
+        "Rare but serious reactions include [angioedema|hepatotoxicity|rhabdomyolysis] and "
+        "[agranulocytosis|pancreatitis|severe skin reactions].",
     ), MED_SLOTS),
     Genre("patient_qa", (
         "Question: I have been taking {drug} for {condition} and lately I have noticed {symptom}, is that normal?",
-        "Answer: {symptom} can be a side effect of {drug}, and it is worth discussing with your doctor.",
-        "If you develop {warn}, seek medical attention right away.",
+        "Answer: {symptom} can be a side effect of {drug}, and it is worth [discussing with|mentioning to] your "
+        "doctor.",
+        "If you develop {warn}, seek medical attention [right away|immediately].",
         "Many people with {condition} find that {lifestyle} helps to control their symptoms.",
-        "Do not stop taking {drug} suddenly without talking to your prescriber, because {reason}.",
+        "Do not stop taking {drug} suddenly without talking to your [prescriber|doctor], because {reason}.",
         "Over-the-counter NSAIDs such as ibuprofen and naproxen can raise blood pressure in people with "
         "hypertension.",
         "Your doctor may order a {lab} test to check how well the treatment is working.",
@@ -393,6 +438,9 @@ MEDICAL = [
         "Question: Can I take {drug} and {drug} at the same time?",
         "Answer: Ask your pharmacist to review all of your medicines, including vitamins and herbal products.",
         "Keep a list of your medicines and bring it to every appointment.",
+        "Question: How long does it take for {drug} to start working?",
+        "Answer: Most people notice a change within {weeks} weeks, although the full effect can take longer.",
+        "If you miss a dose, take it as soon as you remember, unless it is almost time for the next one.",
     ), MED_SLOTS),
 ]
 
@@ -427,21 +475,27 @@ FIN_SLOTS: dict[str, Any] = {
 }
 FINANCIAL = [
     Genre("earnings", (
-        "{company} ({ticker}) today reported {quarter} revenue of {money_m}, an increase of {pct} from the "
-        "prior-year period.",
-        "Diluted EPS was {eps}, compared with {eps} in the same quarter last year.",
-        "Adjusted EBITDA rose to {money_m}, and the adjusted EBITDA margin expanded by {bps} basis points.",
+        "{company} ({ticker}) today reported {quarter} revenue of {money_m}, [an increase|a rise|up] of {pct} "
+        "from the prior-year period.",
+        "Diluted EPS was {eps}, compared with {eps} in the same [quarter|period] last year.",
+        "Adjusted EBITDA [rose|increased|grew] to {money_m}, and the adjusted EBITDA margin expanded by {bps} "
+        "basis points.",
         "Operating cash flow for the quarter totaled {money_m}, and free cash flow was {money_m}.",
-        "The company repurchased {shares} million shares for {money_m} during the quarter.",
+        "The company repurchased {shares} million shares for {money_m} during the [quarter|period].",
         "The board declared a quarterly dividend of {eps} per share, payable on {date} to shareholders of record.",
-        "For fiscal {year}, management raised its guidance and now expects revenue between {money_b} and "
-        "{money_b}.",
+        "For fiscal {year}, management [raised|reaffirmed|lowered] its guidance and now expects revenue between "
+        "{money_b} and {money_b}.",
         "Gross margin was {pct}, down {bps} basis points year over year, reflecting higher {cost}.",
-        "\"{quote},\" said {person}, chief executive officer of {company}.",
+        "\"{quote},\" said {person}, [chief executive officer|chief financial officer|president] of {company}.",
         "Net income attributable to common shareholders was {money_m}, or {eps} per diluted share.",
-        "Selling, general and administrative expenses were {pct} of net sales.",
+        "Selling, general and administrative expenses were {pct} of net sales, [compared with|versus] {pct} a "
+        "year ago.",
         "A reconciliation of GAAP to non-GAAP measures, including EBITDA, is provided in the tables that follow.",
         "The company will host a conference call with analysts at 8:30 a.m. Eastern Time to discuss the results.",
+        "Organic sales growth was {pct}, excluding the effect of [acquisitions|currency|divestitures].",
+        "Backlog at the end of the quarter stood at {money_b}, [up|down] {pct_small} from the prior quarter.",
+        "Results include a one-time charge of {money_m} related to [restructuring|a legal settlement|an asset "
+        "write-down].",
     ), FIN_SLOTS),
     Genre("filing", (
         "In its annual report on Form 10-K for the fiscal year ended {date}, {company} disclosed {disclosure}.",
@@ -451,7 +505,7 @@ FINANCIAL = [
         "commodity prices.",
         "A hypothetical {bps} basis point increase in interest rates would raise annual interest expense by about "
         "{money}.",
-        "Goodwill is tested for impairment annually in the fourth quarter, or more often if indicators of "
+        "Goodwill is tested for impairment annually in the [fourth|third] quarter, or more often if indicators of "
         "impairment exist.",
         "Revenue is recognized when control of the promised goods or services transfers to the customer.",
         "Risk factors include {risk}, {risk} and {risk}.",
@@ -462,6 +516,9 @@ FINANCIAL = [
         "Diluted EPS reflects the dilutive effect of stock options and restricted stock units under the treasury "
         "stock method.",
         "Capital expenditures are expected to be between {money_m} and {money_m} in fiscal {year}.",
+        "The company is in compliance with all [financial covenants|covenants] under its credit agreement.",
+        "Depreciation and amortization expense was {money_m}, [compared with|against] {money_m} in the prior year.",
+        "We had net operating loss carryforwards of {money_m} that begin to expire in {year}.",
     ), FIN_SLOTS),
     Genre("market_news", (
         "Shares of {company} ({ticker}) {move} {pct_small} to {money} in {session} trading after {catalyst}.",
@@ -472,10 +529,14 @@ FINANCIAL = [
         "The Federal Reserve left the federal funds rate unchanged in a range of {range}.",
         "Crude oil futures {move} {pct_small} on concerns about {concern}.",
         "The company's market capitalization now stands at about {money_b}.",
-        "{company} trades at {multiple} times forward earnings, a discount to its peer group.",
-        "Credit spreads on investment-grade bonds widened by {bps_small} basis points over the week.",
+        "{company} trades at {multiple} times forward earnings, a [discount|premium] to its peer group.",
+        "Credit spreads on investment-grade bonds [widened|narrowed] by {bps_small} basis points over the week.",
         "Investors will watch the earnings release on {date} for signs of {focus}.",
         "Consensus estimates call for diluted EPS of {eps} on revenue of {money_b}.",
+        "The dollar [strengthened|weakened] against the euro as traders [priced in|pared bets on] a rate cut.",
+        "Short interest in the stock has [risen|fallen] to {pct_small} of the float.",
+        "The bond sale drew orders of more than {money_b}, allowing the issuer to tighten pricing by {bps_small} "
+        "basis points.",
     ), FIN_SLOTS),
 ]
 
@@ -501,7 +562,7 @@ GEN_SLOTS: dict[str, Any] = {
     "km": _int(40, 350), "century": ["twelfth", "fourteenth", "sixteenth", "eighteenth"],
     "industry": ["wool and weaving", "fishing", "farming", "coal mining", "shipbuilding"],
     "yearold": _int(1820, 1935), "family": ["Celtic", "Germanic", "Romance", "Uralic"],
-    "adj": ["shy", "clever", "patient", "curious", "adaptable"],
+    "adj": ["shy", "clever", "graceful", "curious", "adaptable"],
     "painter": ["Anna Lindqvist", "Tomas Varga", "Ellen Moray", "Jacob Ferrand"],
     "subject": ["quiet harbour scenes", "portraits of farm workers", "winter landscapes", "bright still lifes"],
     "name": FIRST_NAMES, "place": ["beach", "canal", "edge of the wood", "old railway line", "river bank"],
@@ -512,18 +573,22 @@ GEN_SLOTS: dict[str, Any] = {
 GENERAL = [
     Genre("news", (
         "The council of {town} voted {votes} on {weekday} to approve a plan to {plan}.",
-        "Residents who attended the meeting said the {thing} had been a worry for years.",
+        "Residents who attended the meeting said the {thing} had been a [worry|problem] for years.",
         "The work is expected to take {num} years and will be paid for with {funding}.",
-        "Heavy rain swept across {region} on {weekday}, closing several roads and delaying trains.",
-        "Officials urged people to stay at home until the water had gone down.",
+        "Heavy rain swept across {region} on {weekday}, closing [several roads|two bridges] and delaying trains.",
+        "[Officials|The police|Emergency services] urged people to [stay at home|avoid travelling] until the water had gone down.",
         "The local football club won its first title in {years} years after a {score} victory over its rival.",
-        "Thousands of fans gathered in the main square to celebrate with the players.",
-        "The museum in {town} will reopen next spring after a renovation that added {num} new galleries.",
-        "A spokesperson for the school said that the new library would be open to the public at weekends.",
-        "Volunteers planted more than {count} trees along the river as part of a weekend event.",
+        "[Thousands of|Hundreds of|Many] fans gathered in the [main square|park|streets near the ground] to celebrate with the players.",
+        "The museum in {town} will reopen next [spring|summer|year] after a renovation that added {num} new "
+        "galleries.",
+        "A spokesperson for the [school|college] said that the new [library|sports hall] would be open to the public [at weekends|in the evenings].",
+        "Volunteers planted more than {count} trees along the [river|canal|main road] as part of a [weekend event|school project].",
         "The festival drew visitors from {region} and featured music, food and a parade through the old town.",
-        "Forecasters expect cooler temperatures and clear skies for the rest of the week.",
+        "Forecasters expect [cooler temperatures|light winds] and clear skies for the rest of the week.",
         "The mayor of {town} thanked everyone who had helped to clear the streets after the storm.",
+        "Police closed the road for several hours while the fallen tree was [removed|cut up and taken away].",
+        "The new bus service will connect {town} with the hospital and the university every {num} hours.",
+        "Shop owners said that trade had [improved|picked up] since the market moved back to the square.",
     ), GEN_SLOTS),
     Genre("encyclopedia", (
         "The {creature} found in the {habitat} of {region}.",
@@ -531,29 +596,34 @@ GENERAL = [
         "{river} is a river that flows for about {km} kilometres through {region} before reaching the sea.",
         "The town of {town} was founded in the {century} century and grew around a market by the river.",
         "Its economy was based on {industry} until the arrival of the railway in {yearold}.",
-        "The castle, built of local stone, was rebuilt several times and is now a museum.",
-        "The language of the area belongs to the {family} family and has a rich tradition of songs.",
+        "The [castle|abbey|town hall], built of local [stone|brick], was rebuilt several times and is now a [museum|hotel|library].",
+        "The language of the area belongs to the {family} family and has a rich tradition of [songs|stories].",
         "Naturalists have described the {animal} as one of the most {adj} animals of its kind.",
-        "The climate is mild, with warm summers and wet winters, and snow is rare near the coast.",
+        "The climate is [mild|temperate], with [warm|dry] summers and [wet|cold] winters, and snow is rare near the coast.",
         "{painter} was a painter known for {subject}, and many of the works hang in the national gallery.",
         "The bridge, completed in {yearold}, was at the time the longest of its kind in the country.",
-        "The population of the island has declined since the middle of the last century.",
-        "Young animals leave their parents after a few months and look for a territory of their own.",
+        "The population of the [island|valley|region] has [declined|grown slowly] since the middle of the last century.",
+        "Young animals leave their parents after [a few months|about a year] and look for a territory of their own.",
+        "The cathedral took more than {years} years to build and was finished in {yearold}.",
+        "Most of the land is used for [grazing|farming|forestry], and small villages are scattered along the "
+        "valleys.",
     ), GEN_SLOTS),
     Genre("story", (
         "{name} walked along the {place} as the sun went down behind the hills.",
         "She had not seen her {relative} since the summer they spent together at the lake.",
         "The {object} on the kitchen table still smelled of {smell}.",
-        "When the rain started, {name} ran back to the house and shut the door.",
+        "When the [rain|storm] started, {name} ran back to the [house|barn|cottage] and shut the door.",
         "Nobody in the village knew where the {animal} had come from, but the children gave it a name.",
-        "For a long time they sat in silence and listened to the wind in the trees.",
-        "{name} opened the letter slowly, afraid of what it might say.",
-        "The next morning the fields were white with frost and the air was very still.",
-        "He laughed and said that he would be back before the end of the week.",
+        "For a long time they sat in silence and listened to the [wind in the trees|rain on the roof|sound of the sea].",
+        "{name} opened the [letter|envelope] slowly, afraid of what it might say.",
+        "The next morning the [fields|roofs] were white with [frost|snow] and the air was very still.",
+        "He laughed and said that he would be back before the end of the [week|month|summer].",
         "It was the kind of evening that {name} would remember for many years.",
         "At the end of the road stood a small house with a blue door and a garden full of {flower}.",
-        "They made tea, talked about the old days, and forgot about the time.",
+        "They made [tea|coffee|soup], talked about the [old days|people they had known], and forgot about the time.",
         "In the morning {name} found a note by the door, written in pencil.",
+        "The train was late, so {name} waited on the platform and watched the [birds|clouds] over the station.",
+        "Her {relative} had always said that the old house was full of secrets.",
     ), GEN_SLOTS),
 ]
 
@@ -574,15 +644,18 @@ WEB = [
         "The first thing to do is to {step} before you start.",
         "Many readers have asked us how to {goal} without spending too much money.",
         "We tested the {product} for {num} weeks and found that it works well for {use}.",
-        "The battery lasts about {hours} hours, which is more than enough for a normal day.",
+        "The battery lasts about {hours} hours, which is more than enough for a [normal day|long trip|busy week].",
         "If you are new to {hobby}, start with something small and build up slowly.",
         "Make sure that you have all of the tools ready, including {tool} and {tool}.",
         "Our favourite part of the trip was a walk through {spot} in the early morning.",
-        "The price is fair, and the customer service team answered our questions quickly.",
-        "Leave a comment below and let us know what worked for you.",
+        "The price is [fair|a little high], and the customer service team answered our questions [quickly|politely].",
+        "Leave a comment below and let us know what [worked for you|you think|you would change].",
         "Overall, we think the {product} is a good choice for anyone who wants to {goal}.",
         "It took us about {num} hours to finish, but the result was worth the effort.",
-        "Do not worry if it goes wrong the first time, because everyone makes mistakes at the start.",
+        "Do not worry if it goes wrong the first time, because everyone makes mistakes at the [start|beginning].",
+        "We [stayed|spent two nights] in a small guest house near {spot}, and the owners were very kind.",
+        "Last year we tried to {goal}, and we learned a lot from our mistakes.",
+        "The instructions were easy to follow, although the pictures could have been [larger|clearer].",
     ), WEB_SLOTS),
     *GENERAL,
 ]
@@ -660,8 +733,10 @@ SHORT_WEB_PAGES = [
     "Thank you for your order.", "Sorry, this item is out of stock.", "Loading...", "Error 404: the page you "
     "requested could not be found.", "Please enable cookies to continue.", "Your session has expired.",
 ]
-JUNK_TOKENS = ["###", "$$$", "@@", "...", "&&", "|||", "***", "%%", "#tag", "#1", "0x00", ">>>", "<<<", "~~~",
-               "+++", "==", "^^", "…", "##", "!!!", "#sale", "#win"]
+# Symbol soup: '#' and ellipsis heavy (Gopher's symbol-to-word ratio), most tokens still holding a digit or
+# letter so that word counters which skip pure punctuation still see a page of 50+ words.
+JUNK_TOKENS = ["###", "$$$", "@@", "...", "&&", "|||", "***", "%%", "#tag", "#1", "0x00", ">>>", "~~~", "#sale",
+               "#win", "$$99", "@@user1", "#2024", "x100", "#FREE", "…", "##42", "#deal", "++7", "#top10", "#A1"]
 WEB_HOSTS = ["news.example.com", "blog.example.org", "shop.example.net", "www.example.com", "forum.example.org",
              "wiki.example.net"]
 URL_WORDS = ["article", "post", "page", "story", "item", "p", "read"]
@@ -677,13 +752,15 @@ EDIT_WORDS = ["house", "river", "quickly", "green", "paper", "window", "market",
 
 
 def _fill(template: str, slots: dict[str, Any], rng: random.Random) -> str:
-    """Fills each {slot} of a template independently from its list (or generator function)."""
+    """Picks each [a|b] alternative, then fills each {slot} independently from its list (or function)."""
 
     def one(match: re.Match[str]) -> str:
         value = slots[match.group(1)]
         return value(rng) if callable(value) else rng.choice(value)
 
-    text = re.sub(r"\{(\w+)\}", one, template)
+    # "[a|b|c]" picks one phrasing, so documents sharing a template do not share all of its word n-grams.
+    text = re.sub(r"\[([^\[\]]*)\]", lambda m: rng.choice(m.group(1).split("|")), template)
+    text = re.sub(r"\{(\w+)\}", one, text)
     return text[0].upper() + text[1:]
 
 
@@ -705,7 +782,7 @@ def _prose(genre: Genre, rng: random.Random, n_sentences: tuple[int, int], per_p
 
 def _clean_doc(source: str, rng: random.Random) -> str:
     genre = rng.choice(GENRES[source])
-    return _prose(genre, rng, (9, 18), (2, 5))
+    return _prose(genre, rng, (8, 14), (2, 5))
 
 
 def _short_doc(source: str, rng: random.Random) -> str:
@@ -716,23 +793,22 @@ def _short_doc(source: str, rng: random.Random) -> str:
     return _prose(genre, rng, (1, 2), (2, 2))
 
 
-def _non_english_doc(rng: random.Random) -> tuple[str, str]:
-    lang = rng.choice(sorted(FOREIGN))
-    return lang, _prose(FOREIGN[lang], rng, (7, 11), (2, 4))
+def _non_english_doc(lang: str, rng: random.Random) -> str:
+    return _prose(FOREIGN[lang], rng, (7, 11), (2, 4))
 
 
 def _junk_doc(rng: random.Random) -> tuple[str, str]:
     """Symbol soup or number tables: words without letters, '#'/'...' heavy, no sentence punctuation."""
     style = rng.choice(("numbers", "symbols"))
     lines = []
-    for _ in range(rng.randint(8, 16)):
+    for _ in range(rng.randint(10, 16)):
         if style == "numbers":
             cells = [rng.choice((f"{rng.randint(0, 99999)}", f"{rng.uniform(0, 999):.3f}", f"{rng.randint(1, 99)}%",
                                  f"0x{rng.randint(0, 65535):04X}", f"{rng.randint(1, 28)}/{rng.randint(1, 12)}"))
                      for _ in range(rng.randint(5, 9))]
             lines.append(" | ".join(cells))
         else:
-            lines.append(" ".join(rng.choice(JUNK_TOKENS) for _ in range(rng.randint(6, 12))))
+            lines.append(" ".join(rng.choice(JUNK_TOKENS) for _ in range(rng.randint(8, 14))))
     return style, "\n".join(lines)
 
 
@@ -771,49 +847,35 @@ def _jaccard(a: str, b: str, n: int = NGRAM) -> float:
 # ----------------------------------------------------------------------------- records
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class _Entry:
-    """One line of a source file before ids are given; ``raw`` holds the bytes of a malformed line."""
+    """One line of a source file before ids are given. ``key`` orders the file; a copy's key exceeds its
+    original's, so originals always come first. ``malformed`` names the defect of a broken line."""
 
     text: Any
+    key: float
     outcome: str = "keep"
     defects: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     original: _Entry | None = None
-    raw: bytes | None = None
+    malformed: str | None = None
     url: str | None = None
     id: str = ""
     line: int = 0
     boilerplate: bool = False
 
 
-def _place_after(entries: list[_Entry], entry: _Entry, after: _Entry | None, rng: random.Random) -> None:
-    """Inserts at a random position, after ``after`` when it is in the same list (originals precede copies)."""
-    lo = entries.index(after) + 1 if after is not None and after in entries else 0
-    entries.insert(rng.randint(lo, len(entries)), entry)
+def _url(rng: random.Random) -> str:
+    return f"https://{rng.choice(WEB_HOSTS)}/{rng.choice(URL_WORDS)}/{rng.randint(1000, 99999)}"
 
 
-def _malformed(kind: str, rng: random.Random, source: str, n: int) -> _Entry:
-    base = {"id": f"{source}-malformed-{n}", "domain": SOURCE_DOMAIN[source], "source": source}
-    text = _prose(rng.choice(GENRES[source]), rng, (3, 4), (3, 4))
-    if kind == "not_json":  # a record cut off mid-string, as a truncated download leaves it
-        raw = json.dumps({**base, "text": text}, ensure_ascii=False).encode()[: 40 + rng.randint(0, 40)]
-    elif kind == "invalid_utf8":  # 0xFF/0xFE never occur in UTF-8 (RFC 3629 §1)
-        raw = json.dumps({**base, "text": text}, ensure_ascii=False).encode().replace(b" ", b" \xff\xfe", 1)
-    elif kind == "missing_text":
-        raw = json.dumps({**base, "body": text}, ensure_ascii=False).encode()
-    else:
-        raw = json.dumps({**base, "text": rng.choice(([text], {"value": text}, 12345, None))}).encode()
-    return _Entry(text=None, outcome="malformed", defects=[{"kind": "malformed", "detail": kind}], raw=raw)
+def _counts(source: str, n_records: int, cfg: SampleConfig) -> dict[str, int]:
+    """How many records of each defect a source gets (rates are fractions of the source's records)."""
 
+    def rate(r: float) -> int:
+        return round(r * n_records)
 
-def _build_source(
-    source: str, n_records: int, cfg: SampleConfig, pool: list[_Entry], rng: random.Random
-) -> list[_Entry]:
-    """All records of one source, defects placed among clean documents; ``pool`` holds earlier sources' clean docs."""
-    web = source == "web"
-    rate = (lambda r: round(r * n_records))
-    if web:
-        counts = {
+    if source == "web":
+        return {
             "exact_duplicate": rate(cfg.web_exact_duplicate_rate),
             "near_duplicate": rate(cfg.web_near_duplicate_rate),
             "hard_near_duplicate": rate(cfg.web_hard_near_duplicate_rate),
@@ -822,9 +884,32 @@ def _build_source(
             "junk": rate(cfg.web_junk_rate),
             "malformed": cfg.web_malformed,
         }
-    else:
-        counts = {"exact_duplicate": rate(cfg.other_duplicate_rate), "short": rate(cfg.other_short_rate),
-                  "malformed": cfg.other_malformed}
+    return {"exact_duplicate": rate(cfg.other_duplicate_rate), "short": rate(cfg.other_short_rate),
+            "malformed": cfg.other_malformed}
+
+
+def _near_copy(orig: _Entry, band: str, cfg: SampleConfig, rng: random.Random) -> tuple[str, float, float]:
+    """Edits a copy of ``orig`` in the band's edit-rate range; light copies are re-drawn until their Jaccard
+    reaches the threshold. Returns (text, edit rate, Jaccard)."""
+    lo, hi = cfg.near_duplicate_edit_rate if band == "light" else cfg.hard_near_duplicate_edit_rate
+    for _ in range(200):
+        edit_rate = rng.uniform(lo, hi)
+        text = _edit_words(orig.text, edit_rate, rng)
+        jac = _jaccard(orig.text, text)
+        if band == "hard" or jac >= cfg.near_duplicate_threshold:
+            return text, edit_rate, jac
+    raise UserError(
+        f"sample: light near-duplicates edited at {lo:.0%}-{hi:.0%} of words never reach the word-5-gram "
+        f"Jaccard of near_duplicate_threshold={cfg.near_duplicate_threshold}; lower the threshold or the "
+        "near_duplicate_edit_rate range")
+
+
+def _build_source(
+    source: str, n_records: int, cfg: SampleConfig, pool: list[_Entry], rng: random.Random
+) -> list[_Entry]:
+    """All records of one source, defects placed among clean documents; ``pool`` holds earlier sources' clean docs."""
+    web = source == "web"
+    counts = _counts(source, n_records, cfg)
     n_clean = max(1, n_records - sum(counts.values()))
     seen = {e.text for e in pool}
 
@@ -835,11 +920,15 @@ def _build_source(
         seen.add(text)
         return text
 
+    def after(orig: _Entry, mine: set[int]) -> float:
+        """A key after the original's when it sits in this file; anywhere otherwise."""
+        return rng.uniform(orig.key, 1.0) if id(orig) in mine else rng.random()
+
     entries = []
     for _ in range(n_clean):
-        entry = _Entry(text=fresh(lambda: _clean_doc(source, rng)))
+        entry = _Entry(text=fresh(lambda: _clean_doc(source, rng)), key=rng.random())
         if web:
-            entry.url = f"https://{rng.choice(WEB_HOSTS)}/{rng.choice(URL_WORDS)}/{rng.randint(1000, 99999)}"
+            entry.url = _url(rng)
             if rng.random() < cfg.web_boilerplate_rate:
                 head = rng.sample(BOILERPLATE_HEAD, rng.randint(1, 2))
                 foot = rng.sample(BOILERPLATE_FOOT, rng.randint(1, 3))
@@ -847,60 +936,70 @@ def _build_source(
                 entry.boilerplate = True
                 entry.defects.append({"kind": "boilerplate", "lines": [*head, *foot]})
         entries.append(entry)
+    mine = {id(e) for e in entries}
 
     # Originals for copies: clean documents of this source, and for web also of every earlier source.
     # Near-duplicates copy only pages without boilerplate, so line removal cannot move their Jaccard.
     candidates = entries + (pool if web else [])
     originals = rng.sample(candidates, min(len(candidates), counts["exact_duplicate"]))
     for orig in originals:
-        copy = _Entry(text=orig.text, outcome="exact_duplicate", original=orig, boilerplate=orig.boilerplate)
+        copy = _Entry(text=orig.text, key=after(orig, mine), outcome="exact_duplicate", original=orig,
+                      boilerplate=orig.boilerplate)
         copy.defects = [{"kind": "exact_duplicate"}] + [d for d in orig.defects if d["kind"] == "boilerplate"]
-        _place_after(entries, copy, orig, rng)
+        entries.append(copy)
 
-    plain = [e for e in candidates if not e.boilerplate and e not in originals]
-    near = rng.sample(plain, min(len(plain), counts.get("near_duplicate", 0) + counts.get("hard_near_duplicate", 0)))
-    for k, orig in enumerate(near):
-        band = "light" if k < counts.get("near_duplicate", 0) else "hard"
-        lo, hi = cfg.near_duplicate_edit_rate if band == "light" else cfg.hard_near_duplicate_edit_rate
-        while True:
-            edit_rate = rng.uniform(lo, hi)
-            text = _edit_words(orig.text, edit_rate, rng)
-            jac = _jaccard(orig.text, text)
-            if band == "hard" or jac >= cfg.near_duplicate_threshold:
-                break
+    taken = {id(e) for e in originals}
+    plain = [e for e in candidates if not e.boilerplate and id(e) not in taken]
+    n_light, n_hard = counts.get("near_duplicate", 0), counts.get("hard_near_duplicate", 0)
+    for k, orig in enumerate(rng.sample(plain, min(len(plain), n_light + n_hard))):
+        band = "light" if k < n_light else "hard"
+        text, edit_rate, jac = _near_copy(orig, band, cfg, rng)
         seen.add(text)
         outcome = "near_duplicate" if jac >= cfg.near_duplicate_threshold else "keep"
         defect = {"kind": "near_duplicate", "band": band, "edit_rate": round(edit_rate, 4), "jaccard": round(jac, 4)}
-        _place_after(entries, _Entry(text=text, outcome=outcome, original=orig, defects=[defect]), orig, rng)
+        entries.append(_Entry(text=text, key=after(orig, mine), outcome=outcome, original=orig, defects=[defect]))
 
     for _ in range(counts["short"]):
-        _place_after(entries, _Entry(text=fresh(lambda: _short_doc(source, rng)), outcome="short",
-                                     defects=[{"kind": "short"}]), None, rng)
-    for _ in range(counts.get("non_english", 0)):
-        lang, text = _non_english_doc(rng)
-        _place_after(entries, _Entry(text=fresh(lambda t=text: t), outcome="non_english",
-                                     defects=[{"kind": "non_english", "language": lang}]), None, rng)
+        entries.append(_Entry(text=fresh(lambda: _short_doc(source, rng)), key=rng.random(), outcome="short",
+                              defects=[{"kind": "short"}]))
+    for k in range(counts.get("non_english", 0)):
+        lang = sorted(FOREIGN)[k % len(FOREIGN)]  # round robin, so every language shows up
+        entries.append(_Entry(text=fresh(lambda: _non_english_doc(lang, rng)), key=rng.random(),
+                              outcome="non_english", defects=[{"kind": "non_english", "language": lang}]))
     for _ in range(counts.get("junk", 0)):
         style, text = _junk_doc(rng)
-        _place_after(entries, _Entry(text=text, outcome="junk", defects=[{"kind": "junk", "style": style}]), None, rng)
+        entries.append(_Entry(text=text, key=rng.random(), outcome="junk", defects=[{"kind": "junk", "style": style}]))
     first_kind = 0 if web else SOURCES.index(source)
     for k in range(counts["malformed"]):
         kind = MALFORMED_KINDS[(first_kind + k) % len(MALFORMED_KINDS)]
-        _place_after(entries, _malformed(kind, rng, source, k), None, rng)
+        text = _prose(rng.choice(GENRES[source]), rng, (3, 4), (3, 4))
+        entries.append(_Entry(text=text, key=rng.random(), outcome="malformed", malformed=kind,
+                              defects=[{"kind": "malformed", "detail": kind}]))
 
+    entries.sort(key=lambda e: e.key)
     for line, entry in enumerate(entries, start=1):
         entry.id, entry.line = f"{source}-{line:06d}", line
-        if web and entry.url is None and entry.raw is None:
-            entry.url = f"https://{rng.choice(WEB_HOSTS)}/{rng.choice(URL_WORDS)}/{rng.randint(1000, 99999)}"
+        if web and entry.url is None and entry.malformed is None:
+            entry.url = _url(rng)
     return entries
 
 
 def _record_bytes(entry: _Entry, source: str) -> bytes:
-    if entry.raw is not None:
-        return entry.raw
     record: dict[str, Any] = {"id": entry.id, "text": entry.text, "domain": SOURCE_DOMAIN[source], "source": source}
     if entry.url is not None:
         record["url"] = entry.url
+    if entry.malformed is None:
+        return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    line = json.dumps(record, ensure_ascii=False).encode("utf-8")
+    if entry.malformed == "not_json":  # a record cut off mid-string, as a truncated download leaves it
+        return line[: len(line) // 2]
+    if entry.malformed == "invalid_utf8":  # bytes 0xFE and 0xFF never occur in UTF-8 (RFC 3629, section 1)
+        at = line.index(b'"text": "') + len(b'"text": "')  # inside the string: only the bytes are wrong
+        return line[:at] + b"\xff\xfe" + line[at:]
+    if entry.malformed == "missing_text":
+        record["body"] = record.pop("text")
+    else:  # non_string_text: what a careless export writes (a list of paragraphs, a number)
+        record["text"] = entry.text.split("\n") if entry.line % 2 else len(entry.text)
     return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
