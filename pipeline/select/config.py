@@ -17,6 +17,63 @@ class NearDedupConfig(BaseModel):
     bands: int = Field(14, ge=1, description="LSH bands (FineWeb: 14)")
     rows: int = Field(8, ge=1, description="hashes per band (FineWeb: 8)")
     seed: int = Field(1, description="seed of the hash coefficients; fixed so runs are reproducible")
+    verify_min_jaccard: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="drop LSH candidate pairs whose signature-estimated Jaccard is below this (0 = keep every "
+        "candidate, as datatrove); removes the chance collisions of dissimilar pages before clustering",
+    )
+
+
+class LineDedupConfig(BaseModel):
+    """Line-level boilerplate removal (CCNet / Dolma): lines found in more than K documents of a source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    max_docs: int = Field(
+        10, ge=1, description="K: a normalised line in more than K documents of one source is removed from all"
+    )
+    domains: list[str] = Field(
+        default_factory=lambda: ["general"],
+        description="domains whose sources get line dedup (web boilerplate); curated domain text keeps its "
+        "recurring legal/medical formulae",
+    )
+    min_words_after: int = Field(
+        5, ge=0, description="a document left with fewer words after line removal is dropped (boilerplate_only)"
+    )
+
+
+class BenchmarkFile(BaseModel):
+    """One evaluation benchmark: JSONL(.gz) (fields, or every string value) or text with one example a line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    path: str
+    fields: list[str] = Field(default_factory=list)
+
+
+class DecontamConfig(BaseModel):
+    """Benchmark decontamination: documents sharing an n-gram (GPT-3: 13 words) with an eval example."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benchmarks: list[BenchmarkFile] = Field(default_factory=list)
+    ngram: int = Field(13, ge=1, description="words per n-gram (GPT-3: 13)")
+    mode: Literal["drop", "flag"] = Field("drop", description="drop the document, or keep it with a signal")
+
+
+class RoutingConfig(BaseModel):
+    """Domain routing (BloombergGPT's finance-relevant web): general pages scored as domain text move group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    min_probability: float = Field(
+        0.8, gt=0.0, le=1.0, description="domain classifier probability needed to move a general page"
+    )
 
 
 class SelectionConfig(BaseModel):
@@ -82,6 +139,9 @@ class SelectConfig(BaseModel):
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     quality: QualityModelConfig = Field(default_factory=QualityModelConfig)
+    lines: LineDedupConfig = Field(default_factory=LineDedupConfig)
+    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     shards_per_source: int = Field(
         2, ge=1, description="output shards per source; documents go to a shard by a hash of their id"
     )

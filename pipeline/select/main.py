@@ -17,22 +17,29 @@ from dapt.errors import UserError
 from pipeline.documents import shard_paths
 from pipeline.select.config import SelectConfig
 from pipeline.select.transforms import (
+    BOILERPLATE_ONLY,
+    CONTAMINATED,
     KEPT,
+    LINES_REMOVED,
     NEAR_DUPLICATE,
     NOT_SELECTED,
     CountFates,
+    Decontaminate,
+    LineDedup,
     NearDedup,
     ReadDocuments,
+    RouteDomains,
     ScoreQuality,
     SelectByQuality,
     WriteShards,
+    build_benchmark_index,
     write_json,
 )
 
 log = logging.getLogger(__name__)
 
 # Order of the removal columns in stats and the summary table; `in` = the sum of all fates.
-FATES = (KEPT, NEAR_DUPLICATE, NOT_SELECTED)
+FATES = (KEPT, LINES_REMOVED, BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED)
 INPUT = "in"
 WORK = "_work"  # the job's collected results, read back by the driver
 
@@ -65,31 +72,57 @@ def _check_inputs(cfg: SelectConfig, docs_dir: Path, quality_model: Path | None)
     return paths
 
 
-def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], out_dir: Path, quality_model: Path | None):
-    """Adds the select stage to a pipeline; returns the fate PCollections (for tests) keyed by fate."""
-    work = out_dir / WORK
-    docs = p | "Read" >> ReadDocuments(paths)
-    scored = docs | "Quality" >> ScoreQuality(quality_model)
-    if cfg.near_dedup.enabled:
-        dedup = scored | "NearDedup" >> NearDedup(cfg.near_dedup)
-        unique, near_dups, sizes = dedup[KEPT], dedup[NEAR_DUPLICATE], dedup["cluster_sizes"]
-    else:
-        unique = scored
-        near_dups = p | "NoNearDups" >> beam.Create([])
-        sizes = p | "NoClusters" >> beam.Create([])
-    selected = unique | "Selection" >> SelectByQuality(cfg.selection)
-    kept = selected[KEPT]
-    shards = kept | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source)
+def _routing_possible(cfg: SelectConfig, quality_model: Path | None) -> bool:
+    if not cfg.routing.enabled or quality_model is None:
+        return False
+    params = json.loads(quality_model.with_suffix(".json").read_text(encoding="utf-8"))
+    return bool(params.get("domains"))
 
-    fates = {INPUT: docs, KEPT: kept, NEAR_DUPLICATE: near_dups, NOT_SELECTED: selected[NOT_SELECTED]}
-    counts = fates | "CountFates" >> CountFates()
-    histogram = sizes | "SizeOnes" >> beam.Map(lambda s: (s, 1)) | "SizeHistogram" >> beam.CombinePerKey(sum)
-    for name, pcoll in (
-        ("counts", counts),
-        ("shards", shards),
-        ("cluster_sizes", histogram),
-        ("thresholds", selected["thresholds"]),
-    ):
+
+def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], out_dir: Path, quality_model: Path | None):
+    """Adds the select stage to a pipeline: lines -> decontam -> score -> near-dedup -> route -> select -> write.
+
+    Line dedup comes first so shared boilerplate neither makes pages look like near-duplicates nor feeds the
+    quality model; decontamination precedes near-dedup so a contaminated page never survives for its cluster.
+    Returns the fate PCollections keyed by fate.
+    """
+    work = out_dir / WORK
+    empty = p | "Nothing" >> beam.Create([])
+    docs = p | "Read" >> ReadDocuments(paths)
+    collected: dict[str, Any] = {}
+    fates: dict[str, Any] = {INPUT: docs}
+
+    current = docs
+    if cfg.lines.enabled:
+        lines = current | "LineDedup" >> LineDedup(cfg.lines)
+        current, fates[BOILERPLATE_ONLY] = lines[KEPT], lines[BOILERPLATE_ONLY]
+        fates[LINES_REMOVED] = (lines[KEPT], lines[BOILERPLATE_ONLY]) | "AllLineChecked" >> beam.Flatten()
+        collected["frequent_lines"] = lines["lines"]
+    if cfg.decontam.benchmarks:
+        decontam = current | "Decontaminate" >> Decontaminate(cfg.decontam)
+        current, fates[CONTAMINATED] = decontam[KEPT], decontam[CONTAMINATED]
+        collected["benchmark_hits"] = decontam["hits"]
+    current = current | "Quality" >> ScoreQuality(quality_model)
+    if cfg.near_dedup.enabled:
+        dedup = current | "NearDedup" >> NearDedup(cfg.near_dedup)
+        current, fates[NEAR_DUPLICATE] = dedup[KEPT], dedup[NEAR_DUPLICATE]
+        collected["cluster_sizes"] = (
+            dedup["cluster_sizes"]
+            | "SizeOnes" >> beam.Map(lambda s: (s, 1))
+            | "SizeHistogram" >> beam.CombinePerKey(sum)
+        )
+    if _routing_possible(cfg, quality_model):
+        routed = current | "RouteDomains" >> RouteDomains(cfg.routing, quality_model)
+        current = routed[KEPT]
+        collected["moved"] = routed["moved"]
+    selected = current | "Selection" >> SelectByQuality(cfg.selection)
+    fates[KEPT], fates[NOT_SELECTED] = selected[KEPT], selected[NOT_SELECTED]
+    collected["thresholds"] = selected["thresholds"]
+    collected["shards"] = selected[KEPT] | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source)
+    collected["counts"] = fates | "CountFates" >> CountFates()
+    for name in ("frequent_lines", "benchmark_hits", "cluster_sizes", "moved"):
+        collected.setdefault(name, empty)
+    for name, pcoll in collected.items():
         (
             pcoll
             | f"Collect_{name}" >> beam.combiners.ToList()
@@ -105,13 +138,17 @@ def _read_work(out_dir: Path, name: str) -> list:
 def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
     counts = _read_work(out_dir, "counts")
     thresholds = dict(_read_work(out_dir, "thresholds"))
+    frequent = dict(_read_work(out_dir, "frequent_lines"))
+    moved: dict[str, dict[str, int]] = {}
+    for (source, domain), n in _read_work(out_dir, "moved"):
+        moved.setdefault(source, {})[domain] = n
+    units = ("docs", "words")
     sources: dict[str, dict[str, Any]] = {}
     for (source, fate), (docs, words) in counts:
         sources.setdefault(source, {f: {"docs": 0, "words": 0} for f in (INPUT, *FATES)})
         sources[source][fate] = {"docs": docs, "words": words}
     for source, s in sorted(sources.items()):
-        removed = [f for f in FATES]
-        s["reconciled"] = all(s[INPUT][u] == sum(s[f][u] for f in removed) for u in ("docs", "words"))
+        s["reconciled"] = all(s[INPUT][u] == sum(s[f][u] for f in FATES) for u in units)
         candidates = s[KEPT]["words"] + s[NOT_SELECTED]["words"]
         s["selection"] = {
             "method": cfg.selection.method,
@@ -120,9 +157,11 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
             "threshold": thresholds.get(source),
         }
         s["kept_token_fraction"] = round(s[KEPT]["words"] / s[INPUT]["words"], 6) if s[INPUT]["words"] else None
+        s["frequent_lines"] = frequent.get(source, 0)
+        s["routed"] = dict(sorted(moved.get(source, {}).items()))
     histogram = {str(size): n for size, n in sorted(_read_work(out_dir, "cluster_sizes"))}
-    totals = {f: {u: sum(s[f][u] for s in sources.values()) for u in ("docs", "words")} for f in (INPUT, *FATES)}
-    return {
+    totals = {f: {u: sum(s[f][u] for s in sources.values()) for u in units} for f in (INPUT, *FATES)}
+    stats: dict[str, Any] = {
         "sources": dict(sorted(sources.items())),
         "totals": totals,
         "reconciled": all(s["reconciled"] for s in sources.values()),
@@ -131,30 +170,63 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
             "docs": sum(int(k) * v for k, v in histogram.items()),
             "histogram": histogram,
         },
+        "routed": {"docs": sum(sum(m.values()) for m in moved.values()), "by_source": moved},
         "shards": sorted(_read_work(out_dir, "shards"), key=lambda r: r["path"]),
     }
+    if cfg.decontam.benchmarks:
+        index = build_benchmark_index(cfg.decontam)
+        hits = dict(_read_work(out_dir, "benchmark_hits"))
+        stats["decontamination"] = {
+            "mode": cfg.decontam.mode,
+            "ngram": cfg.decontam.ngram,
+            "benchmarks": {
+                b.name: {
+                    "examples": index.examples.get(b.name, 0),
+                    "short_examples": index.short_examples.get(b.name, 0),
+                    "docs_hit": hits.get(b.name, 0),
+                }
+                for b in cfg.decontam.benchmarks
+            },
+        }
+    return stats
+
+
+_COLUMNS = (
+    (INPUT, "in"),
+    (BOILERPLATE_ONLY, "boilerpl"),
+    (CONTAMINATED, "contam"),
+    (NEAR_DUPLICATE, "near-dup"),
+    (NOT_SELECTED, "not sel"),
+    (KEPT, "kept"),
+)
 
 
 def format_summary(stats: dict[str, Any]) -> str:
-    """The table printed at the end of `dapt select`."""
-    head = f"{'source':<32} {'in docs':>9} {'near-dup':>9} {'not sel':>9} {'kept':>9} {'kept tok':>9} {'target':>7}"
-    lines = ["select: per-source fates (documents) and kept-token fraction", head, "-" * len(head)]
+    """The table printed at the end of `dapt select` (documents per fate, token fractions)."""
+    head = f"{'source':<24}" + "".join(f" {label:>9}" for _, label in _COLUMNS)
+    head += f" {'lines -w':>9} {'routed':>7} {'kept tok':>9} {'achieved':>9} {'target':>7}"
+    lines = ["select: documents per fate, words cut by line dedup, kept-token fraction", head, "-" * len(head)]
     for source, s in stats["sources"].items():
-        frac = s["kept_token_fraction"]
-        lines.append(
-            f"{source:<32} {s[INPUT]['docs']:>9} {s[NEAR_DUPLICATE]['docs']:>9} {s[NOT_SELECTED]['docs']:>9} "
-            f"{s[KEPT]['docs']:>9} {frac if frac is not None else 0:>9.4f} "
-            f"{s['selection']['target_token_fraction']:>7.3f}"
-        )
+        sel = s["selection"]
+        row = f"{source:<24}" + "".join(f" {s[f]['docs']:>9}" for f, _ in _COLUMNS)
+        row += f" {s[LINES_REMOVED]['words']:>9} {sum(s['routed'].values()):>7}"
+        row += f" {_frac(s['kept_token_fraction']):>9} {_frac(sel['achieved_token_fraction']):>9}"
+        row += f" {sel['target_token_fraction']:>7.3f}"
+        lines.append(row)
     t = stats["totals"]
-    lines.append(
-        f"{'TOTAL':<32} {t[INPUT]['docs']:>9} {t[NEAR_DUPLICATE]['docs']:>9} {t[NOT_SELECTED]['docs']:>9} "
-        f"{t[KEPT]['docs']:>9}"
-    )
+    lines.append(f"{'TOTAL':<24}" + "".join(f" {t[f]['docs']:>9}" for f, _ in _COLUMNS) + f" {t[LINES_REMOVED]['words']:>9}")
     hist = ", ".join(f"{k}:{v}" for k, v in stats["clusters"]["histogram"].items()) or "none"
     lines.append(f"near-duplicate clusters: {stats['clusters']['count']} (size:count {hist})")
-    lines.append(f"reconciled: {stats['reconciled']}")
+    if stats["routed"]["docs"]:
+        lines.append(f"routed to a domain group: {stats['routed']['docs']} {stats['routed']['by_source']}")
+    for name, b in stats.get("decontamination", {}).get("benchmarks", {}).items():
+        lines.append(f"decontamination {name}: {b['docs_hit']} docs hit ({b['examples']} examples)")
+    lines.append(f"reconciled (in = sum of fates, docs and words): {stats['reconciled']}")
     return "\n".join(lines)
+
+
+def _frac(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
 
 
 def run_select(
@@ -188,6 +260,10 @@ def run_select(
         "words_kept": stats["totals"][KEPT]["words"],
         "near_duplicates": stats["totals"][NEAR_DUPLICATE]["docs"],
         "not_selected": stats["totals"][NOT_SELECTED]["docs"],
+        "contaminated": stats["totals"][CONTAMINATED]["docs"],
+        "boilerplate_only": stats["totals"][BOILERPLATE_ONLY]["docs"],
+        "words_removed_by_line_dedup": stats["totals"][LINES_REMOVED]["words"],
+        "routed": stats["routed"]["docs"],
         "clusters": stats["clusters"]["count"],
         "reconciled": stats["reconciled"],
         "docs_dir": str(out_dir / "docs"),

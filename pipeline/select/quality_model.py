@@ -24,7 +24,7 @@ from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from tqdm import tqdm
 
 from dapt.errors import UserError
-from pipeline.documents import shard_paths
+from pipeline.documents import DOMAINS, shard_paths
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +45,78 @@ def _vectorizer(n_features: int, ngram_max: int) -> HashingVectorizer:
 
 
 class QualityModel:
-    """Scores a text in [0, 1]: the probability that it looks like the positive reference text."""
+    """Scores a text in [0, 1]: the probability that it looks like the positive reference text.
 
-    def __init__(self, coef: np.ndarray, intercept: float, n_features: int, ngram_max: int, max_chars: int):
+    It may also hold a domain classifier (multinomial logistic regression over the same features, trained on
+    the positives' ``domain`` labels) used for domain routing; ``domains`` is empty when it has none.
+    """
+
+    def __init__(
+        self,
+        coef: np.ndarray,
+        intercept: float,
+        n_features: int,
+        ngram_max: int,
+        max_chars: int,
+        domains: Sequence[str] = (),
+        domain_coef: np.ndarray | None = None,
+        domain_intercept: np.ndarray | None = None,
+    ):
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = float(intercept)
         self.n_features, self.ngram_max, self.max_chars = n_features, ngram_max, max_chars
+        self.domains = list(domains)
+        self.domain_coef = None if domain_coef is None else np.asarray(domain_coef, dtype=np.float64)
+        self.domain_intercept = None if domain_intercept is None else np.asarray(domain_intercept, dtype=np.float64)
         self.vectorizer = _vectorizer(n_features, ngram_max)
 
+    def _features(self, texts: Sequence[str]):
+        return self.vectorizer.transform([t[: self.max_chars] for t in texts])
+
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        x = self.vectorizer.transform([t[: self.max_chars] for t in texts])
-        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))
+        return 1.0 / (1.0 + np.exp(-(self._features(texts) @ self.coef + self.intercept)))
 
     def score(self, text: str) -> float:
         return float(self.scores([text])[0])
 
+    def domain_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), len(domains)) softmax probabilities of the domain classifier."""
+        if not self.domains:
+            raise ValueError("this quality model has no domain classifier (trained on one domain only)")
+        logits = self._features(texts) @ self.domain_coef.T + self.domain_intercept
+        logits = np.asarray(logits - logits.max(axis=1, keepdims=True))
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def best_domain(self, text: str) -> tuple[str, float]:
+        p = self.domain_probabilities([text])[0]
+        i = int(np.argmax(p))
+        return self.domains[i], float(p[i])
+
     def save(self, path: Path) -> None:
         """Writes ``path`` (.npz weights) and ``path.with_suffix('.json')`` (vectorizer parameters)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"coef": self.coef, "intercept": np.array([self.intercept])}
+        if self.domains:
+            arrays |= {"domain_coef": self.domain_coef, "domain_intercept": self.domain_intercept}
         with open(path, "wb") as fh:
-            np.savez_compressed(fh, coef=self.coef, intercept=np.array([self.intercept]))
-        params = {"n_features": self.n_features, "ngram_max": self.ngram_max, "max_chars": self.max_chars}
+            np.savez_compressed(fh, **arrays)
+        params = {
+            "n_features": self.n_features,
+            "ngram_max": self.ngram_max,
+            "max_chars": self.max_chars,
+            "domains": self.domains,
+        }
         path.with_suffix(".json").write_text(json.dumps(params, indent=2, sort_keys=True), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> QualityModel:
         params = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
         with np.load(path) as z:
-            return cls(z["coef"], float(z["intercept"][0]), **params)
+            extra = {}
+            if params.get("domains"):
+                extra = {"domain_coef": z["domain_coef"], "domain_intercept": z["domain_intercept"]}
+            return cls(z["coef"], float(z["intercept"][0]), **params, **extra)
 
 
 def extract_html(html: str) -> str:
@@ -102,8 +146,11 @@ def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def load_texts(locations: Sequence[str | Path], max_docs: int, seed: int, min_words: int = 20) -> list[str]:
-    """Up to ``max_docs`` texts (a seeded sample, HTML extracted) from JSONL(.gz) files or shard folders."""
+def load_texts(
+    locations: Sequence[str | Path], max_docs: int, seed: int, min_words: int = 20
+) -> list[tuple[str, str]]:
+    """Up to ``max_docs`` (text, domain) pairs (a seeded sample, HTML extracted) from JSONL(.gz) files or
+    shard folders; the domain is the record's ``domain`` field ('' when absent)."""
     records = []
     for location in locations:
         try:
@@ -117,19 +164,23 @@ def load_texts(locations: Sequence[str | Path], max_docs: int, seed: int, min_wo
     for obj in tqdm(records, desc="quality texts", disable=len(records) < 500, leave=False):
         text = _record_text(obj)
         if len(text.split()) >= min_words:
-            texts.append(text)
+            texts.append((text, str(obj.get("domain") or "")))
             if len(texts) >= max_docs:
                 break
     return texts
 
 
-def fit(cfg, pos: list[str], neg: list[str], rng: np.random.Generator) -> tuple[QualityModel, dict[str, Any]]:
-    """Fits on a stratified split; returns the model (refitted on all data) and held-out metrics."""
+def _split(n: int, test_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(n)
+    n_test = max(int(round(test_fraction * n)), 2)
+    return order[:n_test], order[n_test:]
+
+
+def fit(cfg, pos: list[str], neg: list[str], rng: np.random.Generator) -> tuple[LogisticRegression, dict[str, Any]]:
+    """Fits the quality classifier on a random split; returns it (refitted on all data) and held-out metrics."""
     texts = pos + neg
     labels = np.array([1] * len(pos) + [0] * len(neg))
-    order = rng.permutation(len(texts))
-    n_test = max(int(round(cfg.test_fraction * len(texts))), 2)
-    test, train = order[:n_test], order[n_test:]
+    test, train = _split(len(texts), cfg.test_fraction, rng)
     vec = _vectorizer(cfg.n_features, cfg.ngram_max)
     x = vec.transform([t[: cfg.max_chars] for t in texts])
     clf = LogisticRegression(C=cfg.c, max_iter=2000, class_weight="balanced")
@@ -145,8 +196,36 @@ def fit(cfg, pos: list[str], neg: list[str], rng: np.random.Generator) -> tuple[
         "roc_auc": round(float(roc_auc_score(labels[test], proba)), 4) if len(set(labels[test])) == 2 else None,
     }
     clf.fit(x, labels)  # the saved model uses every labelled document
-    model = QualityModel(clf.coef_[0], clf.intercept_[0], cfg.n_features, cfg.ngram_max, cfg.max_chars)
-    return model, metrics
+    return clf, metrics
+
+
+def fit_domains(cfg, texts: list[str], domains: list[str], rng: np.random.Generator):
+    """Multinomial domain classifier over the positives' domains; None with fewer than two domains."""
+    labels = sorted(set(domains))
+    if len(labels) < 2:
+        return None, {"domains": labels}
+    y = np.array([labels.index(d) for d in domains])
+    test, train = _split(len(texts), cfg.test_fraction, rng)
+    x = _vectorizer(cfg.n_features, cfg.ngram_max).transform([t[: cfg.max_chars] for t in texts])
+    clf = LogisticRegression(C=cfg.c, max_iter=2000, class_weight="balanced")
+    clf.fit(x[train], y[train])
+    pred = clf.predict(x[test])
+    p, r, f, _ = precision_recall_fscore_support(y[test], pred, labels=range(len(labels)), zero_division=0)
+    metrics = {
+        "domains": labels,
+        "accuracy": round(float(np.mean(pred == y[test])), 4),
+        "per_domain": {
+            d: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4)}
+            for i, d in enumerate(labels)
+        },
+    }
+    clf.fit(x, y)
+    if len(labels) == 2:  # sklearn stores one row for two classes; expand to a softmax over both
+        coef = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
+        intercept = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
+    else:
+        coef, intercept = clf.coef_, clf.intercept_
+    return (labels, coef, intercept), metrics
 
 
 def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_path: Path) -> dict:
@@ -164,7 +243,15 @@ def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_pat
     for name, texts in (("positive", pos), ("negative", neg)):
         if len(texts) < 5:
             raise UserError(f"only {len(texts)} usable {name} documents (>= 20 words); add more {name} files")
-    model, metrics = fit(qcfg, pos, neg, np.random.default_rng(qcfg.seed))
+    clf, metrics = fit(qcfg, [t for t, _ in pos], [t for t, _ in neg], np.random.default_rng(qcfg.seed))
+    labelled = [(t, d) for t, d in pos if d in DOMAINS]
+    domain_clf, domain_metrics = fit_domains(
+        qcfg, [t for t, _ in labelled], [d for _, d in labelled], np.random.default_rng(qcfg.seed + 2)
+    )
+    extra = {}
+    if domain_clf is not None:
+        extra = dict(zip(("domains", "domain_coef", "domain_intercept"), domain_clf))
+    model = QualityModel(clf.coef_[0], clf.intercept_[0], qcfg.n_features, qcfg.ngram_max, qcfg.max_chars, **extra)
     out_path = Path(out_path)
     model.save(out_path)
     summary = {
@@ -172,6 +259,7 @@ def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_pat
         "positive_docs": len(pos),
         "negative_docs": len(neg),
         "held_out": metrics,
+        "domain_classifier": domain_metrics,
         "config": qcfg.model_dump(mode="json"),
         "inputs": {"positive": [str(p) for p in positive], "negative": [str(p) for p in negative]},
     }

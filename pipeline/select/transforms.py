@@ -19,8 +19,16 @@ import xxhash
 from apache_beam.transforms.stats import ApproximateQuantiles
 
 from pipeline.documents import Document
+from pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
+from pipeline.rules.lines import line_keys, remove_lines
 from pipeline.rules.minhash import MinHasher, choose_survivor, connected_components
-from pipeline.select.config import NearDedupConfig, SelectionConfig
+from pipeline.select.config import (
+    DecontamConfig,
+    LineDedupConfig,
+    NearDedupConfig,
+    RoutingConfig,
+    SelectionConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +36,18 @@ log = logging.getLogger(__name__)
 QUALITY = "select/quality"
 CLUSTER_SIZE = "select/cluster_size"
 DUPLICATE_OF = "select/near_duplicate_of"
+REMOVED_LINES = "select/removed_lines"
+CONTAMINATED_BY = "select/contaminated_by"
+ORIGINAL_DOMAIN = "select/original_domain"
+DOMAIN_SCORE = "select/domain_probability"
 
 # Fates: every input document ends in exactly one of these.
 KEPT = "kept"
 NEAR_DUPLICATE = "near_duplicates"
 NOT_SELECTED = "not_selected"
+BOILERPLATE_ONLY = "boilerplate_only"
+CONTAMINATED = "contaminated"
+LINES_REMOVED = "removed_lines"  # words only (docs = 0): the words cut from documents that live on
 
 # (id, source): ids are unique within a source, not necessarily across sources; sorting nodes sorts by id.
 NodeId = tuple[str, str]
@@ -97,11 +112,158 @@ class ScoreQuality(beam.PTransform):
         return docs | "Score" >> beam.ParDo(_ScoreFn(self.model_path))
 
 
+class _RemoveLinesFn(beam.DoFn):
+    def __init__(self, cfg: LineDedupConfig):
+        self.cfg = cfg
+
+    def process(self, doc: Document, frequent: dict[tuple[str, int], int]):
+        if doc.domain not in self.cfg.domains:
+            yield doc
+            return
+        text, n_lines, n_words = remove_lines(doc.text, _SourceLines(frequent, doc.source))
+        if not n_lines:
+            yield doc
+            return
+        doc = doc.replace(text=text, signals={**doc.signals, REMOVED_LINES: {"lines": n_lines, "words": n_words}})
+        if word_count(text) < self.cfg.min_words_after:
+            yield beam.pvalue.TaggedOutput(BOILERPLATE_ONLY, doc)
+        else:
+            yield doc
+
+
+class _SourceLines:
+    """The frequent-line side input seen as a set of one source's line keys."""
+
+    def __init__(self, frequent: dict[tuple[str, int], int], source: str):
+        self.frequent, self.source = frequent, source
+
+    def __contains__(self, key: int) -> bool:
+        return (self.source, key) in self.frequent
+
+
+class LineDedup(beam.PTransform):
+    """Removes lines that occur in more than K documents of a source -> {"kept", "boilerplate_only", "lines"}.
+
+    Line counts are a CombinePerKey over (source, line key); only the frequent lines (few: navigation,
+    banners) travel to the workers as a side input.
+    """
+
+    def __init__(self, cfg: LineDedupConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, docs):
+        cfg = self.cfg
+        frequent = (
+            docs
+            | "LineDedupDomains" >> beam.Filter(lambda d: d.domain in cfg.domains)
+            | "LineKeys" >> beam.FlatMap(lambda d: (((d.source, k), 1) for k in line_keys(d.text)))
+            | "DocsPerLine" >> beam.CombinePerKey(sum)
+            | "Frequent" >> beam.Filter(lambda kv: kv[1] > cfg.max_docs)
+        )
+        out = docs | "RemoveLines" >> beam.ParDo(_RemoveLinesFn(cfg), beam.pvalue.AsDict(frequent)).with_outputs(
+            BOILERPLATE_ONLY, main=KEPT
+        )
+        lines = frequent | "FrequentPerSource" >> beam.Map(lambda kv: (kv[0][0], 1)) | "CountLines" >> beam.CombinePerKey(sum)
+        return {KEPT: out[KEPT], BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
+
+
+class _DecontamFn(beam.DoFn):
+    """Drops or flags documents sharing an n-gram with a benchmark; the index is built once in setup()."""
+
+    def __init__(self, cfg: DecontamConfig):
+        self.cfg = cfg
+        self.index = None
+
+    def setup(self):
+        self.index = build_benchmark_index(self.cfg)
+
+    def process(self, doc: Document):
+        names = self.index.hits(doc.text)
+        if not names:
+            yield doc
+            return
+        doc = doc.replace(signals={**doc.signals, CONTAMINATED_BY: names})
+        if self.cfg.mode == "drop":
+            yield beam.pvalue.TaggedOutput(CONTAMINATED, doc)
+        else:
+            yield doc
+
+
+def build_benchmark_index(cfg: DecontamConfig) -> BenchmarkIndex:
+    index = BenchmarkIndex(cfg.ngram)
+    for bench in cfg.benchmarks:
+        for text in benchmark_texts(Path(bench.path), bench.fields):
+            index.add(bench.name, text)
+    return index
+
+
+class Decontaminate(beam.PTransform):
+    """Benchmark n-gram overlap -> {"kept", "contaminated", "hits"}; hits are (benchmark, docs) pairs."""
+
+    def __init__(self, cfg: DecontamConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, docs):
+        out = docs | "FindOverlap" >> beam.ParDo(_DecontamFn(self.cfg)).with_outputs(CONTAMINATED, main=KEPT)
+        hits = (
+            (out[KEPT], out[CONTAMINATED])
+            | "AllChecked" >> beam.Flatten()
+            | "HitNames" >> beam.FlatMap(lambda d: ((name, 1) for name in d.signals.get(CONTAMINATED_BY, ())))
+            | "HitsPerBenchmark" >> beam.CombinePerKey(sum)
+        )
+        return {KEPT: out[KEPT], CONTAMINATED: out[CONTAMINATED], "hits": hits}
+
+
+class _RouteFn(beam.DoFn):
+    def __init__(self, cfg: RoutingConfig, model_path: str):
+        self.cfg, self.model_path = cfg, model_path
+        self.model = None
+
+    def setup(self):
+        from pipeline.select.quality_model import QualityModel
+
+        self.model = QualityModel.load(Path(self.model_path))
+
+    def process(self, doc: Document):
+        if doc.domain != "general" or not self.model.domains:
+            yield doc
+            return
+        domain, prob = self.model.best_domain(doc.text)
+        if domain != "general" and prob >= self.cfg.min_probability:
+            signals = {**doc.signals, ORIGINAL_DOMAIN: doc.domain, DOMAIN_SCORE: round(prob, 6)}
+            yield beam.pvalue.TaggedOutput("moved", (doc.source, domain))
+            yield doc.replace(domain=domain, signals=signals)
+        else:
+            yield doc
+
+
+class RouteDomains(beam.PTransform):
+    """Moves general pages that the domain classifier scores as legal/medical/financial -> {"kept", "moved"}.
+
+    ``moved`` holds ((source, new domain), count) pairs; the original domain stays in the signals.
+    """
+
+    def __init__(self, cfg: RoutingConfig, model_path: Path):
+        super().__init__()
+        self.cfg, self.model_path = cfg, str(model_path)
+
+    def expand(self, docs):
+        out = docs | "Route" >> beam.ParDo(_RouteFn(self.cfg, self.model_path)).with_outputs("moved", main=KEPT)
+        moved = out["moved"] | "MovedOnes" >> beam.Map(lambda k: (k, 1)) | "CountMoved" >> beam.CombinePerKey(sum)
+        return {KEPT: out[KEPT], "moved": moved}
+
+
 class _BandKeysFn(beam.DoFn):
-    """Document -> one ((band, band hash), (node, score)) per LSH band."""
+    """Document -> one ((band, band hash), (node, score, signature bytes)) per LSH band.
+
+    The signature rides along only when candidates are verified (verify_min_jaccard > 0): 4 bytes per hash.
+    """
 
     def __init__(self, cfg: NearDedupConfig):
         self.hasher = MinHasher(ngram=cfg.ngram, bands=cfg.bands, rows=cfg.rows, seed=cfg.seed)
+        self.verify = cfg.verify_min_jaccard > 0
         self.coeffs = None
 
     def setup(self):
@@ -109,19 +271,46 @@ class _BandKeysFn(beam.DoFn):
 
     def process(self, doc: Document):
         sig = self.hasher.signature(doc.text, self.coeffs)
-        member = (node_of(doc), quality_of(doc))
+        member = (node_of(doc), quality_of(doc), sig.tobytes() if self.verify else b"")
         for key in self.hasher.band_keys(sig):
             yield key, member
 
 
-def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float]]]):
-    """A band bucket with several documents -> star edges to its smallest member (enough for components)."""
+# Buckets up to this size are verified all-pairs (row by row, O(n^2 * hashes) compares); larger ones (rare:
+# thousands of near-identical pages in one band) only against their smallest member, bounding the work.
+_ALL_PAIRS_MAX = 3000
+
+
+def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float, bytes]]], min_jaccard: float):
+    """A band bucket -> edges ((node, score), (node, score)) between members, spanning-forest only.
+
+    Unverified (min_jaccard == 0): star edges to the smallest member, as datatrove. Verified: only pairs
+    whose signatures agree on at least ``min_jaccard`` of the hashes are joined.
+    """
     members = sorted(set(bucket[1]))
     if len(members) < 2:
         return
-    first = members[0]
-    for other in members[1:]:
-        yield (first, other)
+    nodes = [(m[0], m[1]) for m in members]
+    if min_jaccard <= 0:
+        for other in nodes[1:]:
+            yield (nodes[0], other)
+        return
+    sigs = np.stack([np.frombuffer(m[2], dtype=np.uint32) for m in members])
+    parent = list(range(len(members)))  # union-find inside the bucket: emit a spanning forest, not all pairs
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(members) if len(members) <= _ALL_PAIRS_MAX else 1):
+        similar = (sigs[i + 1 :] == sigs[i]).mean(axis=1) >= min_jaccard
+        for j in (np.nonzero(similar)[0] + i + 1).tolist():
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+                yield (nodes[i], nodes[j])
 
 
 def _clusters(edges: list[tuple[tuple[NodeId, float], tuple[NodeId, float]]]):
@@ -169,7 +358,7 @@ class NearDedup(beam.PTransform):
             docs
             | "BandKeys" >> beam.ParDo(_BandKeysFn(self.cfg))
             | "GroupByBand" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.FlatMap(_bucket_edges)
+            | "BucketEdges" >> beam.FlatMap(_bucket_edges, self.cfg.verify_min_jaccard)
             | "DistinctEdges" >> beam.Distinct()
         )
         membership = (
@@ -278,13 +467,22 @@ class WriteShards(beam.PTransform):
         )
 
 
+def _fate_record(doc: Document, fate: str) -> tuple[tuple[str, str], tuple[int, int]]:
+    if fate == LINES_REMOVED:
+        return (doc.source, fate), (0, int(doc.signals.get(REMOVED_LINES, {}).get("words", 0)))
+    return (doc.source, fate), (1, word_count(doc.text))
+
+
 class CountFates(beam.PTransform):
-    """{fate: PCollection[Document]} -> one record per (source, fate): (docs, words)."""
+    """{fate: PCollection[Document]} -> one ((source, fate), (docs, words)) record per pair.
+
+    The ``removed_lines`` fate counts only the words cut out of documents (docs = 0), so that per source
+    in = sum of all fates holds for documents and for words alike.
+    """
 
     def expand(self, fates: dict[str, Any]):
         tagged = [
-            pcoll | f"Tag_{fate}" >> beam.Map(lambda d, f=fate: ((d.source, f), (1, word_count(d.text))))
-            for fate, pcoll in sorted(fates.items())
+            pcoll | f"Tag_{fate}" >> beam.Map(_fate_record, fate) for fate, pcoll in sorted(fates.items())
         ]
         return (
             tagged
