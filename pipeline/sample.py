@@ -7,12 +7,21 @@ Output (``out_dir``):
   ``<source>.jsonl.gz``  one record a line: {"id", "text", "domain", "source"} (web pages add "url");
                          sources legal, medical, financial (domain text), general (clean prose) and
                          web (domain "general", crawl-like with most of the noise).
-  ``ground_truth.json``  every document's expected outcome and every planted defect (see ``OUTCOMES``).
-  ``manifest.json``      stage, resolved config, file hashes, counts.
+  ``ground_truth.json``  "docs": {id: {source, line, outcome, kinds}} for every line of every file, the
+                         outcome one of ``OUTCOMES``; "defects": one entry per planted defect {id, source,
+                         line, kind, ...}: exact_duplicate and near_duplicate add "duplicate_of" (near
+                         ones also "band" light|hard, "edit_rate", "jaccard"), boilerplate adds "lines",
+                         non_english "language", junk "style", malformed "detail"; "boilerplate_lines";
+                         "counts" per kind; "outcomes" per outcome.
+  ``manifest.json``      stage, resolved config, file hashes, the summary.
 
-Malformed records are written raw into the gzip stream (a line that is not JSON, a line with invalid
-UTF-8 bytes, a record without "text", a record whose "text" is not a string), so a reader must open
-the files in binary, decode each line itself and dead-letter what fails.
+Malformed records are written raw into the gzip stream (a line cut off mid-record, a line with invalid
+UTF-8 bytes inside its text, a record without "text", a record whose "text" is not a string), so a reader
+must open the files in binary, decode each line itself and dead-letter what fails.
+
+Near-duplicates come in two bands: "light" (1-3% of words replaced, word-5-gram Jaccard with the original
+at least ``near_duplicate_threshold``; expected outcome near_duplicate) and "hard" (10-30% replaced,
+Jaccard far below it; expected outcome keep, there for dedup benchmarks that sweep the threshold).
 
 Duplicates follow one convention: the original always precedes its copy in (file name, line) order.
 Copies go into the same file after the original, or into ``web.jsonl.gz``, whose name sorts after
@@ -42,12 +51,13 @@ log = logging.getLogger(__name__)
 
 DOMAIN_SOURCES = ("legal", "medical", "financial")
 SOURCES = (*DOMAIN_SOURCES, "general", "web")
-SOURCE_DOMAIN = {"legal": "legal", "medical": "medical", "financial": "financial", "general": "general", "web": "general"}
+SOURCE_DOMAIN = {"legal": "legal", "medical": "medical", "financial": "financial", "general": "general",
+                 "web": "general"}
 
 # Expected outcome of each document once the pipeline has run (ground_truth.json "docs"[id]["outcome"]).
 OUTCOMES = ("keep", "short", "non_english", "junk", "exact_duplicate", "near_duplicate", "malformed")
 MALFORMED_KINDS = ("not_json", "invalid_utf8", "missing_text", "non_string_text")
-NGRAM = 5  # word 5-grams: the shingle size of Lee et al. 2022 / Gopher's dedup; the Jaccard in the ground truth
+NGRAM = 5  # word 5-gram shingles, as in Lee et al. 2022 (NearDup); the Jaccard recorded in the ground truth
 
 
 class SampleConfig(BaseModel):
@@ -576,13 +586,17 @@ GENERAL = [
         "Residents who attended the meeting said the {thing} had been a [worry|problem] for years.",
         "The work is expected to take {num} years and will be paid for with {funding}.",
         "Heavy rain swept across {region} on {weekday}, closing [several roads|two bridges] and delaying trains.",
-        "[Officials|The police|Emergency services] urged people to [stay at home|avoid travelling] until the water had gone down.",
+        "[Officials|The police|Emergency services] urged people to [stay at home|avoid travelling] until the "
+        "water had gone down.",
         "The local football club won its first title in {years} years after a {score} victory over its rival.",
-        "[Thousands of|Hundreds of|Many] fans gathered in the [main square|park|streets near the ground] to celebrate with the players.",
+        "[Thousands of|Hundreds of|Many] fans gathered in the [main square|park|streets near the ground] to "
+        "celebrate with the players.",
         "The museum in {town} will reopen next [spring|summer|year] after a renovation that added {num} new "
         "galleries.",
-        "A spokesperson for the [school|college] said that the new [library|sports hall] would be open to the public [at weekends|in the evenings].",
-        "Volunteers planted more than {count} trees along the [river|canal|main road] as part of a [weekend event|school project].",
+        "A spokesperson for the [school|college] said that the new [library|sports hall] would be open to the "
+        "public [at weekends|in the evenings].",
+        "Volunteers planted more than {count} trees along the [river|canal|main road] as part of a [weekend "
+        "event|school project].",
         "The festival drew visitors from {region} and featured music, food and a parade through the old town.",
         "Forecasters expect [cooler temperatures|light winds] and clear skies for the rest of the week.",
         "The mayor of {town} thanked everyone who had helped to clear the streets after the storm.",
@@ -596,13 +610,16 @@ GENERAL = [
         "{river} is a river that flows for about {km} kilometres through {region} before reaching the sea.",
         "The town of {town} was founded in the {century} century and grew around a market by the river.",
         "Its economy was based on {industry} until the arrival of the railway in {yearold}.",
-        "The [castle|abbey|town hall], built of local [stone|brick], was rebuilt several times and is now a [museum|hotel|library].",
+        "The [castle|abbey|town hall], built of local [stone|brick], was rebuilt several times and is now a "
+        "[museum|hotel|library].",
         "The language of the area belongs to the {family} family and has a rich tradition of [songs|stories].",
         "Naturalists have described the {animal} as one of the most {adj} animals of its kind.",
-        "The climate is [mild|temperate], with [warm|dry] summers and [wet|cold] winters, and snow is rare near the coast.",
+        "The climate is [mild|temperate], with [warm|dry] summers and [wet|cold] winters, and snow is rare "
+        "near the coast.",
         "{painter} was a painter known for {subject}, and many of the works hang in the national gallery.",
         "The bridge, completed in {yearold}, was at the time the longest of its kind in the country.",
-        "The population of the [island|valley|region] has [declined|grown slowly] since the middle of the last century.",
+        "The population of the [island|valley|region] has [declined|grown slowly] since the middle of the last "
+        "century.",
         "Young animals leave their parents after [a few months|about a year] and look for a territory of their own.",
         "The cathedral took more than {years} years to build and was finished in {yearold}.",
         "Most of the land is used for [grazing|farming|forestry], and small villages are scattered along the "
@@ -614,7 +631,8 @@ GENERAL = [
         "The {object} on the kitchen table still smelled of {smell}.",
         "When the [rain|storm] started, {name} ran back to the [house|barn|cottage] and shut the door.",
         "Nobody in the village knew where the {animal} had come from, but the children gave it a name.",
-        "For a long time they sat in silence and listened to the [wind in the trees|rain on the roof|sound of the sea].",
+        "For a long time they sat in silence and listened to the [wind in the trees|rain on the roof|sound of "
+        "the sea].",
         "{name} opened the [letter|envelope] slowly, afraid of what it might say.",
         "The next morning the [fields|roofs] were white with [frost|snow] and the air was very still.",
         "He laughed and said that he would be back before the end of the [week|month|summer].",
@@ -798,7 +816,7 @@ def _non_english_doc(lang: str, rng: random.Random) -> str:
 
 
 def _junk_doc(rng: random.Random) -> tuple[str, str]:
-    """Symbol soup or number tables: words without letters, '#'/'...' heavy, no sentence punctuation."""
+    """Number tables (cells without letters) or symbol soup (heavy in "#" and "..."); no sentence punctuation."""
     style = rng.choice(("numbers", "symbols"))
     lines = []
     for _ in range(rng.randint(10, 16)):
@@ -1041,7 +1059,8 @@ def write_sample_corpus(cfg: SampleConfig, out_dir: Path) -> dict:
         data = path.read_bytes()
         files[path.name] = {"records": len(lines), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         for e in entries:
-            docs[e.id] = {"source": source, "line": e.line, "outcome": e.outcome, "kinds": [d["kind"] for d in e.defects]}
+            docs[e.id] = {"source": source, "line": e.line, "outcome": e.outcome,
+                          "kinds": [d["kind"] for d in e.defects]}
             for d in e.defects:
                 extra = {"duplicate_of": e.original.id} if e.original is not None else {}
                 defects.append({"id": e.id, "source": source, "line": e.line, **d, **extra})
