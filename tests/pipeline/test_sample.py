@@ -376,3 +376,16 @@ def test_unreachable_near_duplicate_threshold_is_a_user_error(tmp_path: Path) ->
     cfg = SampleConfig(**SMALL, near_duplicate_edit_rate=(0.2, 0.25), near_duplicate_threshold=0.95)
     with pytest.raises(UserError, match="near_duplicate_threshold"):
         write_sample_corpus(cfg, tmp_path)
+
+
+def test_language_labels_agree_with_an_off_the_shelf_identifier(corpus) -> None:
+    """py3langid (the curate stage's identifier) reads clean pages as English and foreign pages as labelled."""
+    langid = pytest.importorskip("py3langid")
+    out, _, truth = corpus
+    for doc_id, rec in records(out).items():
+        outcome = truth["docs"][doc_id]["outcome"]
+        if outcome == "keep":
+            assert langid.classify(rec["text"])[0] == "en", doc_id
+        elif outcome == "non_english":
+            label = next(d["language"] for d in truth["defects"] if d["id"] == doc_id)
+            assert langid.classify(rec["text"])[0] == label, doc_id
