@@ -17,6 +17,7 @@ from pipeline.select.quality_model import QualityModel, train_quality_model
 
 GOOD = "the court held that the contract was valid and the parties agreed to the terms of the lease".split()
 BAD = "click here buy now free shipping cookie login sign up best price deal subscribe share".split()
+NEWS = "the minister said on tuesday that the team would travel to the capital for talks next week".split()
 
 
 def _texts(vocab: list[str], n: int, seed: int, noise: float = 0.2) -> list[str]:
@@ -27,12 +28,14 @@ def _texts(vocab: list[str], n: int, seed: int, noise: float = 0.2) -> list[str]
     ]
 
 
-def _write_jsonl(path: Path, texts: list[str], html: bool = False) -> Path:
+def _write_jsonl(path: Path, texts: list[str], html: bool = False, domain: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         for i, t in enumerate(texts):
             rec = {"id": str(i), "html": f"<html><body><article><p>{t}</p></article></body></html>"} if html else {
                 "id": str(i), "text": t}
+            if domain:
+                rec["domain"] = domain
             fh.write(json.dumps(rec) + "\n")
     return path
 
@@ -55,11 +58,14 @@ def test_missing_training_input_is_a_user_error(tmp_path: Path):
         train_quality_model(SelectConfig(), [], [], tmp_path / "m.npz")
 
 
-def test_run_select_keeps_best_fraction_with_the_model(tmp_path: Path):
-    pos = _write_jsonl(tmp_path / "pos.jsonl.gz", _texts(GOOD, 40, 3))
+def test_run_select_keeps_best_fraction_and_routes_domain_pages(tmp_path: Path):
+    legal = _write_jsonl(tmp_path / "legal.jsonl.gz", _texts(GOOD, 40, 3), domain="legal")
+    news = _write_jsonl(tmp_path / "news.jsonl.gz", _texts(NEWS, 40, 6), domain="general")
     neg = _write_jsonl(tmp_path / "neg.jsonl.gz", _texts(BAD, 40, 4))
     model_path = tmp_path / "quality.npz"
-    train_quality_model(QualityModelConfig(n_features=1 << 12), [pos], [neg], model_path)
+    trained = train_quality_model(QualityModelConfig(n_features=1 << 12), [legal, news], [neg], model_path)
+    assert trained["domain_classifier"]["domains"] == ["general", "legal"]
+    assert trained["domain_classifier"]["accuracy"] >= 0.9
     # 10 web pages of equal length whose share of good words rises with i: the best 30 % are pages 7, 8, 9.
     rng = random.Random(5)
     docs = [
@@ -74,7 +80,12 @@ def test_run_select_keeps_best_fraction_with_the_model(tmp_path: Path):
     write_documents(tmp_path / "curated" / "web" / "part-0.jsonl.gz", docs)
     cfg = SelectConfig(selection={"keep_token_fraction": {"web": 0.3}})
     summary = run_select(cfg, tmp_path / "curated", tmp_path / "selected", quality_model=model_path)
-    assert sorted(d.id for d in iter_documents(tmp_path / "selected" / "docs")) == ["p7", "p8", "p9"]
+    kept = list(iter_documents(tmp_path / "selected" / "docs"))
+    assert sorted(d.id for d in kept) == ["p7", "p8", "p9"]
     stats = json.loads((tmp_path / "selected" / "stats.json").read_text())
     assert stats["sources"]["web"]["selection"]["achieved_token_fraction"] == pytest.approx(0.3)
     assert summary["not_selected"] == 7 and summary["reconciled"]
+    # The kept pages are mostly legal vocabulary: routed to the legal group, the original domain kept.
+    assert {d.domain for d in kept} == {"legal"}
+    assert {d.signals["select/original_domain"] for d in kept} == {"general"}
+    assert stats["routed"]["by_source"]["web"]["legal"] >= 3 and summary["routed"] >= 3
