@@ -180,34 +180,55 @@ def model_state_bytes_per_param(
     return gpu
 
 
-def activation_bytes(shape: ModelShape, micro_batch: int, precision: str = "bf16",
-                     checkpointing: bool = True, flash_attention: bool = True) -> int:
-    """Activation memory of one micro-batch on one GPU for a `transformers` Llama decoder.
+def saved_activation_bytes(shape: ModelShape, micro_batch: int, precision: str = "bf16",
+                           checkpointing: bool = False, flash_attention: bool = True) -> int:
+    """Bytes autograd saves for backward in one forward of a `transformers` Llama (with labels).
 
-    Saved for backward, per token per layer (elements): RMSNorm inputs and normed inputs (4h),
-    rotated q, k and v (h + 2 h_kv), attention output (h), the o-proj and residual (h), and in the
-    SwiGLU MLP gate, act(gate), up and their product (4 d_ff): 7h + 2h_kv + 4 d_ff — the same
-    bookkeeping as Korthikanti et al. 2022 (34 sbh for GPT's 4h MLP), redone for SwiGLU. Without a
-    fused (flash / SDPA) kernel, eager attention also keeps scores and probabilities, 2 a s elements per
-    token. With full activation checkpointing only each layer's input (h) is kept, plus one layer being
-    recomputed. The logits are materialised in 16-bit, upcast to fp32 for the loss and the log-softmax
-    is saved: (b + 8) V bytes per token.
+    Counted op by op for HF Llama (checked against `torch.autograd.graph.saved_tensors_hooks` in the
+    tests), per token, b bytes per element:
+    - each layer: b (6h + 2 h_kv + 4 d_ff) — normed inputs, rotated q and k, v, attention output,
+      SwiGLU gate, act(gate), up and their product — plus the two RMSNorm inputs kept in fp32 (8h) and
+      per-token fp32 scalars (RMSNorm rsqrt, attention log-sum-exp per head). This is Korthikanti et al.
+      2022's 34 sbh bookkeeping redone for SwiGLU, RMSNorm and grouped-query attention.
+    - eager attention (no fused kernel) instead keeps the fp32 softmax (4 a s), its 16-bit copy, and
+      the repeated K/V heads of grouped-query attention.
+    - outside the layers: the final RMSNorm (4h fp32 + 2 b h), rotary cos/sin (2 b head_dim), token ids
+      (8) and the fp32 log-softmax of the loss (4 V).
+    With activation checkpointing (HF `gradient_checkpointing_enable`) a layer keeps only its input (b h).
     """
     if micro_batch < 1:
         raise UserError(f"micro-batch size must be at least 1, got {micro_batch}")
     b = 4 if precision == "fp32" else 2
-    h, f, s = shape.d_model, shape.d_ff, shape.seq_len
+    h, f, s, a = shape.d_model, shape.d_ff, shape.seq_len, shape.n_heads
     h_kv = shape.n_kv_heads * shape.head_dim
-    per_layer = 7 * h + 2 * h_kv + 4 * f
-    if not flash_attention:
-        per_layer += 2 * shape.n_heads * s
-    tokens = micro_batch * s
     if checkpointing:
-        layers = shape.n_layers * h + per_layer
+        per_layer = b * h
     else:
-        layers = shape.n_layers * per_layer
-    logits = (b + 8) * shape.vocab_size
-    return int(tokens * (layers * b + logits))
+        per_layer = b * (6 * h + 2 * h_kv + 4 * f) + 8 * h + 8
+        if flash_attention:
+            per_layer += 4 * a
+        else:
+            per_layer += 4 * a * s + (b * a * s if b != 4 else 0)
+            if 1 < shape.n_kv_heads < a:
+                per_layer += 2 * b * (h - h_kv)
+    rotary = 0 if checkpointing else 2 * b * shape.head_dim  # cos/sin enter checkpointed layers as inputs
+    outside = 4 * h + 2 * b * h + rotary + 8 + 4 * shape.vocab_size
+    return int(micro_batch * s * (shape.n_layers * per_layer + outside))
+
+
+def activation_bytes(shape: ModelShape, micro_batch: int, precision: str = "bf16",
+                     checkpointing: bool = True, flash_attention: bool = True) -> int:
+    """Peak activation memory of one micro-batch: what is saved for backward, plus the transients of
+    backward — the loss gradient w.r.t. the logits (fp32 and its 16-bit cast, (4 + b) V per token) and,
+    with checkpointing, one layer's recomputed activations."""
+    b = 4 if precision == "fp32" else 2
+    saved = saved_activation_bytes(shape, micro_batch, precision, checkpointing, flash_attention)
+    transient = micro_batch * shape.seq_len * (4 + b) * shape.vocab_size
+    if checkpointing:
+        one = ModelShape(1, shape.d_model, shape.n_heads, shape.n_kv_heads, shape.d_ff, 1, shape.seq_len)
+        transient += saved_activation_bytes(one, micro_batch, precision, False, flash_attention) \
+            - micro_batch * shape.seq_len * (4 * shape.d_model + 2 * b * shape.d_model + 2 * b * shape.head_dim + 12)
+    return saved + transient
 
 
 def estimate_memory(
