@@ -139,11 +139,25 @@ def _record_text(obj: dict[str, Any]) -> str:
 
 
 def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a reference file; unreadable lines are skipped with a warning (reference text is a
+    sample for the classifier, not data that flows to training, so nothing is lost by skipping)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    skipped = 0
+    with opener(path, "rb") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                skipped += 1
+                continue
+            if isinstance(obj, dict):
+                yield obj
+            else:
+                skipped += 1
+    if skipped:
+        log.warning("quality reference %s: skipped %d unreadable line(s)", path, skipped)
 
 
 def load_texts(
