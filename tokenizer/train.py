@@ -49,7 +49,7 @@ def validated(cfg: TokenizerConfig) -> TokenizerConfig:
         raise UserError(f"tokenizer config: {where}: {first['msg']}") from None
 
 
-def _doc_key(doc: Document, seed: int) -> float:
+def doc_key(doc: Document, seed: int) -> float:
     """A stable uniform number in [0, 1) per document: the sample is the same on every run."""
     digest = hashlib.blake2b(f"{seed}\x00{doc.source}\x00{doc.id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
@@ -74,7 +74,7 @@ class _Census:
             s["docs"] += 1
             s["bytes"] += n
             g = group_of(doc.domain)
-            keys.setdefault(g, array("d")).append(_doc_key(doc, seed))
+            keys.setdefault(g, array("d")).append(doc_key(doc, seed))
             sizes.setdefault(g, array("d")).append(n)
         # 16 bytes per document (two flat arrays), so even millions of documents fit easily.
         self.keys = {g: np.frombuffer(a, dtype=np.float64) for g, a in keys.items()}
@@ -161,7 +161,7 @@ def _sample_batches(
         if doc.domain not in wanted:
             continue
         g = group_of(doc.domain)
-        if g not in plan or _doc_key(doc, cfg.seed) > plan[g]["key_limit"]:
+        if g not in plan or doc_key(doc, cfg.seed) > plan[g]["key_limit"]:
             continue
         data = doc.text.encode("utf-8")
         hasher.update(len(data).to_bytes(8, "big"))
