@@ -1,0 +1,143 @@
+"""DeepSpeed checkpoints written atomically, with the trainer's own state beside them, and the HF export.
+
+Layout under ``<out_dir>/checkpoints``::
+
+    step-00000120/            one DeepSpeed tag (model, optimizer partitions of every rank)
+        trainer_state.json    step, tokens, data cursor, sampler, early-stopping and spike-guard state
+        config.json           the resolved PretrainConfig
+        rng-rank<r>.pt        Python, NumPy and torch RNG states of each rank
+    best/                     the best validation checkpoint (early stopping), same layout
+    latest                    the name of the newest complete checkpoint
+
+A checkpoint is written under ``.tmp-<tag>`` and renamed into place only when every rank has
+finished, then ``latest`` is replaced (write-then-rename), so a crash during a save leaves the
+previous checkpoint and its ``latest`` pointer intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from dapt.errors import UserError
+
+LATEST = "latest"
+BEST = "best"
+TRAINER_STATE = "trainer_state.json"
+
+
+def step_tag(step: int) -> str:
+    return f"step-{step:08d}"
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def save_checkpoint(engine: Any, ckpt_dir: Path, tag: str, trainer_state: dict[str, Any], config: dict[str, Any],
+                    rank: int, keep: int | None = None, update_latest: bool = True) -> Path:
+    """Saves engine + trainer state as `tag` atomically; prunes periodic checkpoints beyond `keep`."""
+    ckpt_dir = Path(ckpt_dir)
+    tmp_tag = f".tmp-{tag}"
+    if rank == 0:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(ckpt_dir / tmp_tag, ignore_errors=True)  # leftovers of a crashed save
+    _barrier()
+    engine.save_checkpoint(str(ckpt_dir), tag=tmp_tag, save_latest=False)
+    tmp = ckpt_dir / tmp_tag
+    torch.save(rng_state(), tmp / f"rng-rank{rank}.pt")
+    if rank == 0:
+        (tmp / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=1))
+        (tmp / "config.json").write_text(json.dumps(config, indent=1, default=str))
+    _barrier()  # every rank's shards are on disk
+    final = ckpt_dir / tag
+    if rank == 0:
+        if final.exists():
+            old = ckpt_dir / f".old-{tag}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        if update_latest:
+            _write_atomic(ckpt_dir / LATEST, tag)
+        if keep is not None:
+            prune(ckpt_dir, keep)
+    _barrier()
+    return final
+
+
+def prune(ckpt_dir: Path, keep: int) -> None:
+    """Deletes all but the newest `keep` periodic checkpoints (never `best` nor the one `latest` names)."""
+    latest = latest_tag(ckpt_dir)
+    tags = sorted(p.name for p in ckpt_dir.glob("step-*") if p.is_dir())
+    for name in tags[:-keep]:
+        if name != latest:
+            shutil.rmtree(ckpt_dir / name, ignore_errors=True)
+
+
+def latest_tag(ckpt_dir: Path) -> str | None:
+    path = Path(ckpt_dir) / LATEST
+    if not path.is_file():
+        return None
+    tag = path.read_text().strip()
+    return tag if tag and (Path(ckpt_dir) / tag / TRAINER_STATE).is_file() else None
+
+
+def read_trainer_state(ckpt_dir: Path, tag: str) -> dict[str, Any]:
+    return json.loads((Path(ckpt_dir) / tag / TRAINER_STATE).read_text())
+
+
+def load_checkpoint(engine: Any, ckpt_dir: Path, tag: str, rank: int, world: int, module_only: bool = False) -> dict[str, Any]:
+    """Restores engine (and, unless module_only, RNG) from `tag`; returns the trainer state."""
+    state = read_trainer_state(ckpt_dir, tag)
+    saved_world = int(state.get("world", world))
+    if saved_world != world and not module_only:
+        raise UserError(
+            f"checkpoint {Path(ckpt_dir) / tag} was written by {saved_world} ranks but this run has {world}; "
+            f"resume with {saved_world} ranks, or start fresh (--fresh) to retrain from scratch"
+        )
+    path, _ = engine.load_checkpoint(
+        str(ckpt_dir), tag=tag, load_module_only=module_only,
+        load_optimizer_states=not module_only, load_lr_scheduler_states=not module_only,
+    )
+    if path is None:
+        raise UserError(f"DeepSpeed could not load checkpoint {Path(ckpt_dir) / tag}; delete it or start fresh (--fresh)")
+    rng_file = Path(ckpt_dir) / tag / f"rng-rank{rank}.pt"
+    if not module_only and rng_file.is_file():
+        set_rng_state(torch.load(rng_file, weights_only=False))
+    return state

@@ -1,0 +1,529 @@
+"""The pre-training loop: a Llama-style model trained through DeepSpeed ZeRO to a token target.
+
+`run_pretrain` reads top to bottom like nanoGPT's train.py: set up (distributed, data, model, engine,
+resume) -> loop (lr -> forward -> spike check -> backward -> step -> log -> validate -> early stop ->
+checkpoint) -> export. Every resumable piece of state goes through a `state_dict()`.
+
+Launch: one process (CPU + gloo, or one GPU) when nothing sets RANK/WORLD_SIZE; several GPUs and nodes
+through `deepspeed --hostfile configs/hostfile.example ...` or `torchrun`, which set them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dapt.errors import UserError
+from pretrain.checkpoint import BEST, latest_tag, load_checkpoint, save_checkpoint, step_tag
+from pretrain.config import PretrainConfig
+from pretrain.guards import EarlyStopping, SpikeGuard
+from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
+from pretrain.schedule import batch_at, lr_at
+
+log = logging.getLogger(__name__)
+GROUPS = ("domain", "general")
+
+
+# -- setup helpers --------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def init_distributed() -> tuple[int, int, int]:
+    """(rank, world, local_rank) from the launcher's environment; a 1-process group when there is none.
+
+    Reuses a process group that already exists (`dapt run` trains two models in one process).
+    """
+    import deepspeed
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if "WORLD_SIZE" not in os.environ:  # plain `python`: a single-process group on a free port
+            os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", "29500")
+        os.environ.setdefault("LOCAL_RANK", os.environ.get("RANK", "0"))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    else:
+        deepspeed.init_distributed()  # wraps the existing group; no new rendezvous
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank()))
+
+
+def resolve_precision(requested: str) -> str:
+    """auto: bf16 where the GPU supports it, fp16 (dynamic loss scaling) on older GPUs, fp32 on CPU."""
+    if not torch.cuda.is_available():
+        if requested in ("bf16", "fp16"):
+            log.warning("precision %s asked for but there is no GPU; training in fp32 on the CPU", requested)
+        return "fp32"
+    if requested == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return requested
+
+
+def deepspeed_config(cfg: PretrainConfig, world: int, precision: str) -> dict[str, Any]:
+    """The DeepSpeed config built from ours (or the user's JSON with its "auto" values filled in)."""
+    if cfg.global_batch % (cfg.micro_batch * world):
+        raise UserError(
+            f"pretrain.global_batch={cfg.global_batch} is not a multiple of micro_batch x ranks = "
+            f"{cfg.micro_batch} x {world}; change global_batch or micro_batch"
+        )
+    zero: dict[str, Any] = {"stage": cfg.zero_stage}
+    if cfg.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": torch.cuda.is_available()}
+    if cfg.offload_params:
+        zero["offload_param"] = {"device": "cpu", "pin_memory": torch.cuda.is_available()}
+    if cfg.zero_stage == 3:
+        # gather the full 16-bit weights on save so the HF export needs no zero_to_fp32 pass
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    ours: dict[str, Any] = {
+        "train_batch_size": cfg.global_batch,
+        "train_micro_batch_size_per_gpu": cfg.micro_batch,
+        "gradient_accumulation_steps": cfg.global_batch // (cfg.micro_batch * world),
+        "gradient_clipping": cfg.grad_clip,
+        "optimizer": {
+            "type": "AdamW",
+            "params": {"lr": cfg.lr, "betas": list(cfg.betas), "eps": cfg.eps, "weight_decay": cfg.weight_decay},
+        },
+        "zero_optimization": zero,
+        "bf16": {"enabled": precision == "bf16"},
+        # fp16: loss_scale 0 = dynamic loss scaling (Micikevicius et al. 2018), DeepSpeed's default window
+        "fp16": {"enabled": precision == "fp16", "loss_scale": 0, "initial_scale_power": 16},
+        "steps_per_print": 1 << 30,  # we log ourselves
+        "wall_clock_breakdown": False,
+    }
+    if cfg.deepspeed_config is None:
+        return ours
+    path = Path(cfg.deepspeed_config)
+    if not path.is_file():
+        raise UserError(f"pretrain.deepspeed_config: {path} not found; give an existing DeepSpeed JSON or remove the key")
+    try:
+        user = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"pretrain.deepspeed_config: {path} is not valid JSON ({exc}); fix the file") from exc
+    return merge_user_config(user, ours, path)
+
+
+def merge_user_config(user: dict[str, Any], ours: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """Fills the user's "auto" (or missing) batch, lr and optimizer values from ours; refuses conflicts."""
+    merged = dict(user)
+    for key in ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "gradient_clipping"):
+        if merged.get(key, "auto") == "auto":
+            merged[key] = ours[key]
+        elif merged[key] != ours[key]:
+            raise UserError(
+                f"{path}: {key}={merged[key]} disagrees with the pretrain config ({ours[key]}); "
+                f'write "auto" there (the batch size and learning rate are set once, in the pretrain config)'
+            )
+    opt = merged.setdefault("optimizer", {"type": "AdamW", "params": {}})
+    params = opt.setdefault("params", {})
+    for key, value in ours["optimizer"]["params"].items():
+        if params.get(key, "auto") == "auto":
+            params[key] = value
+        elif key == "lr" and params[key] != value:
+            raise UserError(f'{path}: optimizer lr={params[key]} disagrees with pretrain.lr={value}; write "auto" there')
+    if "scheduler" in merged:
+        raise UserError(f"{path}: remove the scheduler section; the trainer sets the learning rate (warm-up + cosine) itself")
+    for key in ("zero_optimization", "bf16", "fp16", "steps_per_print"):
+        merged.setdefault(key, ours[key])
+    return merged
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices only; norms (1-D) are not decayed (nanoGPT, Llama)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    other = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
+
+
+def _read_tokenizer_manifest(tokenizer_dir: Path) -> dict[str, Any]:
+    path = tokenizer_dir / "manifest.json"
+    if not path.is_file():
+        raise UserError(f"no tokenizer manifest at {path}; run `dapt tokenizer` first or point to a tokenizer folder")
+    manifest = json.loads(path.read_text())
+    for key in ("vocab_size", "eos_id"):
+        if key not in manifest:
+            raise UserError(f"{path} lacks {key!r}; retrain the tokenizer with `dapt tokenizer`")
+    return manifest
+
+
+def _validation_sets(tokens_dir: Path, seq_len: int, batch_size: int, max_batches: int) -> dict[str, list[torch.Tensor]]:
+    from pretrain.data import validation_batches
+
+    sets: dict[str, list[torch.Tensor]] = {}
+    for group in GROUPS:
+        try:
+            sets[group] = [torch.from_numpy(b) for b in validation_batches(tokens_dir, group, seq_len, batch_size, max_batches)]
+        except UserError as exc:  # e.g. a general-only run with no domain held-out tokens
+            log.warning("no %s validation: %s", group, exc)
+    if not sets:
+        raise UserError(f"no validation tokens in {tokens_dir}; raise tokenize.val_fraction")
+    return sets
+
+
+def _loss(engine: Any, batch: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of a [B, seq_len + 1] batch (inputs = [:-1], targets = [1:])."""
+    logits = engine(input_ids=batch[:, :-1]).logits
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+
+
+def _all_mean(value: torch.Tensor, world: int) -> float:
+    """The mean over ranks (NaN anywhere gives NaN everywhere, so every rank decides the same)."""
+    import torch.distributed as dist
+
+    value = value.detach().float().reshape(1).clone()
+    if world > 1:
+        dist.all_reduce(value)
+        value /= world
+    return float(value.item())
+
+
+@torch.no_grad()
+def evaluate(engine: Any, sets: dict[str, list[torch.Tensor]], device: torch.device, world: int) -> dict[str, float]:
+    """Validation loss per group (token-weighted mean over the fixed batches; every rank runs them)."""
+    engine.eval()
+    out = {}
+    for group, batches in sets.items():
+        total, n = 0.0, 0
+        for b in batches:
+            b = b.to(device)
+            total += float(_loss(engine, b)) * b[:, 1:].numel()
+            n += b[:, 1:].numel()
+        out[group] = _all_mean(torch.tensor(total / n), world)
+    engine.train()
+    return out
+
+
+def monitored(val: dict[str, float], monitor: str) -> float:
+    if monitor == "mean" or monitor not in val:
+        return float(np.mean(list(val.values())))
+    return val[monitor]
+
+
+def _memory_gib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    except ImportError:
+        return float("nan")
+
+
+# -- the run --------------------------------------------------------------------------------------
+def run_pretrain(
+    cfg: PretrainConfig,
+    tokens_dir: Path,
+    mix_path: Path,
+    tokenizer_dir: Path,
+    out_dir: Path,
+    token_target: int,
+    resume: bool = True,
+    *,
+    step_hook: Callable[[int, torch.nn.Module], None] | None = None,
+) -> dict[str, Any]:
+    """Trains to `token_target` tokens (or early stop), checkpoints, exports out_dir/hf; returns the summary.
+
+    `step_hook(step, module)` runs before each step's first forward (fault injection in tests).
+    """
+    import deepspeed
+    from tqdm import tqdm
+
+    from pretrain.data import MixturePlan, MixtureSampler
+
+    tokens_dir, mix_path, tokenizer_dir, out_dir = map(Path, (tokens_dir, mix_path, tokenizer_dir, out_dir))
+    if token_target <= 0:
+        raise UserError(f"token target is {token_target}; give a positive pretrain.token_target or run `dapt plan`")
+    tok = _read_tokenizer_manifest(tokenizer_dir)
+    rank, world, local_rank = init_distributed()
+    device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    precision = resolve_precision(cfg.precision)
+    shape = model_shape(cfg.model, int(tok["vocab_size"]))
+    seq_len = cfg.model.seq_len
+    ckpt_dir = out_dir / "checkpoints"
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:  # a fresh run must not pick up or mix with an older run's files
+            import shutil
+
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+            (out_dir / "metrics.jsonl").unlink(missing_ok=True)
+
+    sampler = MixtureSampler(MixturePlan.load(mix_path), tokens_dir, seq_len, cfg.seed)
+    val_sets = _validation_sets(tokens_dir, seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
+    model = build_model(cfg.model, int(tok["vocab_size"]), int(tok["eos_id"]), tok.get("pad_id"), seed=cfg.seed)
+    ds_config = deepspeed_config(cfg, world, precision)
+    engine, optimizer, _, _ = deepspeed.initialize(model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config)
+    unit = cfg.micro_batch * world  # sequences per micro-step over all ranks
+    warmup_tokens = int(cfg.warmup_fraction * token_target)
+    n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in engine.module.parameters())
+    flops_tok = flops_per_token(shape)
+    peak = device_peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    resolved = {"pretrain": cfg.model_dump(mode="json"), "deepspeed": ds_config, "world": world, "precision": precision,
+                "token_target": token_target, "model_shape": shape.to_dict(), "n_params": n_params}
+
+    # The whole resumable state of the loop; everything else is a pure function of it.
+    state: dict[str, Any] = {"step": 0, "tokens": 0, "cursor": 0, "initial_loss": None, "skipped_samples": 0,
+                             "stop_reason": None, "val": {}, "world": world, "last_loss": None}
+    stopper, guard = EarlyStopping(cfg.early_stopping), SpikeGuard(cfg.spike)
+
+    def trainer_state() -> dict[str, Any]:
+        return {**state, "sampler": sampler.state_dict(), "early_stopping": stopper.state_dict(), "spike_guard": guard.state_dict()}
+
+    def restore(tag: str) -> None:
+        loaded = load_checkpoint(engine, ckpt_dir, tag, rank, world)
+        state.update({k: loaded[k] for k in state})
+        sampler.load_state_dict(loaded["sampler"])
+        stopper.load_state_dict(loaded["early_stopping"])
+        guard.load_state_dict(loaded["spike_guard"])
+
+    tag = latest_tag(ckpt_dir) if resume else None
+    if tag is not None:
+        restore(tag)
+        if rank == 0:
+            log.info("resumed from %s: step %d, %d tokens", ckpt_dir / tag, state["step"], state["tokens"])
+    last_good = tag
+
+    metrics = open(out_dir / "metrics.jsonl", "a") if rank == 0 else None  # noqa: SIM115 - closed below
+    tb = None
+    if rank == 0 and cfg.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        tb = SummaryWriter(str(out_dir / "tensorboard"))
+
+    def emit(record: dict[str, Any]) -> None:
+        if metrics is not None:
+            metrics.write(json.dumps(record) + "\n")
+            metrics.flush()
+        if tb is not None and "step" in record:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k != "step" and v is not None and math.isfinite(v):
+                    tb.add_scalar(k.replace(".", "/"), v, record["step"])
+
+    bar = tqdm(total=token_target, initial=min(state["tokens"], token_target), unit="tok", unit_scale=True,
+               desc="pretrain", disable=rank != 0, dynamic_ncols=True)
+    engine.train()
+    window_t, window_tokens = time.perf_counter(), 0
+    while state["stop_reason"] is None:
+        step, tokens = state["step"], state["tokens"]
+        if tokens >= token_target:
+            state["stop_reason"] = "token_target"
+            break
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            state["stop_reason"] = "max_steps"
+            break
+        # -- schedule: batch size and learning rate are functions of the tokens seen so far
+        gbatch = batch_at(tokens, cfg.batch_warmup_start, cfg.global_batch, cfg.batch_warmup_tokens, unit)
+        if gbatch != engine.train_batch_size():
+            engine.set_train_batch_size(gbatch)
+        lr = lr_at(tokens, cfg.lr, warmup_tokens, token_target, cfg.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if step_hook is not None:
+            step_hook(step, engine.module)
+
+        # -- forward/backward over the micro-batches; a spiking micro-batch gets no backward and is
+        #    replaced by the next one in the stream (its data is skipped, as PaLM skipped batches)
+        losses, rollback = [], False
+        while len(losses) < gbatch // unit:
+            batch = torch.from_numpy(sampler.batch(state["cursor"], unit, rank, world)).to(device)
+            state["cursor"] += 1
+            loss = _loss(engine, batch)
+            value = _all_mean(loss, world)
+            reason = guard.check_loss(value)
+            if reason is not None:
+                state["skipped_samples"] += unit
+                rollback = guard.record_spike(reason, step)
+                emit({"event": reason, "step": step, "loss": value if math.isfinite(value) else str(value), "cursor": state["cursor"] - 1})
+                if rank == 0:
+                    log.warning("step %d: %s (loss %s); batch skipped", step, reason, value)
+                if rollback:
+                    break
+                continue
+            engine.backward(loss)
+            engine.step()
+            losses.append(value)
+        if not rollback:
+            grad_norm = engine.get_global_grad_norm()
+            grad_norm = float(grad_norm) if grad_norm is not None else None
+            train_loss = float(np.mean(losses))
+            reason = guard.check_grad_norm(grad_norm)
+            if reason is not None:  # DeepSpeed reports the norm after its step: counted, and rolls back if repeated
+                rollback = guard.record_spike(reason, step)
+                emit({"event": reason, "step": step, "grad_norm": grad_norm if grad_norm is not None and math.isfinite(grad_norm) else str(grad_norm)})
+            else:
+                guard.record_good(train_loss, grad_norm)
+            if state["initial_loss"] is None:
+                state["initial_loss"] = train_loss
+            state["step"] = step + 1
+            state["tokens"] = tokens + gbatch * seq_len
+            state["last_loss"] = train_loss
+            bar.update(min(state["tokens"], token_target) - min(tokens, token_target))
+            window_tokens += gbatch * seq_len
+        if rollback:
+            if last_good is None or guard.rollbacks >= cfg.spike.max_rollbacks:
+                state["stop_reason"] = "spikes"
+                emit({"event": "stop/spikes", "step": step})
+                break
+            spike_cursor = state["cursor"]
+            restore(last_good)
+            guard.record_rollback()
+            skipped = spike_cursor - state["cursor"]
+            state["skipped_samples"] += skipped * unit
+            state["cursor"] = spike_cursor  # skip the data window from the checkpoint to the spike
+            emit({"event": "rollback", "step": state["step"], "from_step": step, "skipped_micro_batches": skipped})
+            if rank == 0:
+                log.warning("step %d: repeated spikes; rolled back to %s and skipped %d micro-batches", step, last_good, skipped)
+            continue
+
+        step = state["step"]
+        # -- log
+        if step % cfg.log_interval == 0 or state["tokens"] >= token_target:
+            elapsed = time.perf_counter() - window_t
+            tok_s = window_tokens / elapsed if elapsed > 0 else float("nan")
+            mfu = tok_s * flops_tok / (peak * world) if peak else None
+            record = {"step": step, "loss": train_loss, "lr": lr, "grad_norm": grad_norm, "tokens": state["tokens"],
+                      "tok_s": tok_s, "mfu": mfu, "mem_gib": _memory_gib(device), "batch": gbatch}
+            emit(record)
+            if rank == 0:
+                log.info("step %d | loss %.4f | lr %.2e | grad-norm %s | tokens %d | tok/s %.0f | MFU %s | mem %.2f GiB",
+                         step, train_loss, lr, f"{grad_norm:.3f}" if grad_norm is not None else "n/a", state["tokens"],
+                         tok_s, f"{100 * mfu:.1f}%" if mfu is not None else "n/a", record["mem_gib"])
+            window_t, window_tokens = time.perf_counter(), 0
+        # -- validate and early-stop
+        done = state["tokens"] >= token_target
+        if step % cfg.eval_interval == 0 or done:
+            val = evaluate(engine, val_sets, device, world)
+            value = monitored(val, cfg.early_stopping.monitor)
+            state["val"] = val
+            improved = stopper.update(value, step)
+            emit({"step": step, "tokens": state["tokens"], **{f"val.{g}": v for g, v in val.items()}, "val.monitored": value})
+            if rank == 0:
+                log.info("step %d | val %s | monitored %.4f%s", step, " ".join(f"{g} {v:.4f}" for g, v in val.items()),
+                         value, " (best)" if improved else "")
+            if improved and cfg.early_stopping.enabled:
+                save_checkpoint(engine, ckpt_dir, BEST, trainer_state(), resolved, rank, update_latest=False)
+            if stopper.should_stop:
+                state["stop_reason"] = "early_stopping"
+        # -- checkpoint
+        if step % cfg.checkpoint_interval == 0 or state["stop_reason"] is not None or done:
+            save_checkpoint(engine, ckpt_dir, step_tag(step), trainer_state(), resolved, rank, keep=cfg.keep_checkpoints)
+            last_good = step_tag(step)
+    bar.close()
+
+    # Make sure the final state is on disk (a stop by max_steps or spikes may come between saves).
+    if last_good != step_tag(state["step"]) and state["stop_reason"] != "spikes":
+        save_checkpoint(engine, ckpt_dir, step_tag(state["step"]), trainer_state(), resolved, rank, keep=cfg.keep_checkpoints)
+    final_state = dict(state)
+    exported = "final"
+    if state["stop_reason"] == "early_stopping" and (ckpt_dir / BEST).is_dir():
+        load_checkpoint(engine, ckpt_dir, BEST, rank, world, module_only=True)
+        exported = f"best (step {stopper.best_step})"
+    hf_dir = out_dir / "hf"
+    export_hf(engine, cfg, hf_dir, tokenizer_dir, rank)
+
+    summary = {
+        "stage": "pretrain",
+        "steps": final_state["step"],
+        "tokens": final_state["tokens"],
+        "token_target": token_target,
+        "initial_train_loss": final_state["initial_loss"],
+        "final_train_loss": final_state["last_loss"],
+        "val_losses": final_state["val"],
+        "best_val": stopper.best if math.isfinite(stopper.best) else None,
+        "best_step": stopper.best_step,
+        "stop_reason": final_state["stop_reason"],
+        "stop_step": final_state["step"],
+        "exported": exported,
+        "spikes": dict(guard.counts),
+        "rollbacks": guard.rollbacks,
+        "skipped_samples": final_state["skipped_samples"],
+        "n_params": n_params,
+        "precision": precision,
+        "world": world,
+        "zero_stage": ds_config.get("zero_optimization", {}).get("stage"),
+        "hf_dir": str(hf_dir),
+    }
+    if rank == 0:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        (out_dir / "manifest.json").write_text(json.dumps({
+            "stage": "pretrain", "config": resolved,
+            "inputs": {"tokens_dir": str(tokens_dir), "mix": str(mix_path), "tokenizer_dir": str(tokenizer_dir)},
+            "summary": summary}, indent=2, default=str))
+        plot_losses(out_dir / "metrics.jsonl", out_dir / "loss.png", final_state["step"], final_state["stop_reason"])
+        log.info("pretrain: %d steps, %d tokens, loss %.4f -> %.4f, stopped by %s; model in %s", summary["steps"],
+                 summary["tokens"], summary["initial_train_loss"] or float("nan"), summary["final_train_loss"] or float("nan"),
+                 summary["stop_reason"], hf_dir)
+    if metrics is not None:
+        metrics.close()
+    if tb is not None:
+        tb.close()
+    engine.destroy()
+    return summary
+
+
+def export_hf(engine: Any, cfg: PretrainConfig, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None:
+    """save_pretrained + tokenizer; ZeRO-3 shards are gathered into one 16-bit state dict on rank 0."""
+    from transformers import AutoTokenizer
+
+    module = engine.module
+    if engine.zero_optimization_stage() == 3:
+        state_dict = engine._zero3_consolidated_16bit_state_dict()  # collective: every rank calls it
+    else:
+        state_dict = module.state_dict()
+    if rank == 0:
+        hf_dir.mkdir(parents=True, exist_ok=True)
+        module.config.use_cache = True
+        module.save_pretrained(str(hf_dir), state_dict=state_dict, safe_serialization=True)
+        module.config.use_cache = False
+        AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(str(hf_dir))
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def plot_losses(metrics_path: Path, png: Path, stop_step: int, stop_reason: str | None) -> None:
+    """Train and validation losses against steps, the stop point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, val = [], {g: [] for g in GROUPS}
+    for line in metrics_path.read_text().splitlines():
+        r = json.loads(line)
+        if "loss" in r and "event" not in r:
+            train.append((r["step"], r["loss"]))
+        for g in GROUPS:
+            if f"val.{g}" in r:
+                val[g].append((r["step"], r[f"val.{g}"]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if train:
+        ax.plot(*zip(*train), label="train", lw=1)
+    for g, pts in val.items():
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, label=f"val {g}")
+    ax.axvline(stop_step, color="k", ls="--", lw=1, label=f"stop ({stop_reason})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,146 @@
+"""The trainer end to end on a tiny model (2 layers, d=64) through real DeepSpeed on CPU (gloo).
+
+Inputs are real stage outputs at toy size: token files written with the tokenize stage's writer,
+a mixture planned by `run_mix`, and a byte-level BPE tokenizer saved as an HF folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dapt.errors import UserError
+from pipeline.tokens.shards import write_token_file
+from pretrain.config import ModelConfig, PretrainConfig
+from pretrain.data import MixConfig, run_mix
+from pretrain.train import deepspeed_config, merge_user_config, run_pretrain
+
+VOCAB, EOS, PAD = 256, 0, 1
+SEQ = 32
+
+
+def make_tokenizer(out: Path) -> Path:
+    """A real byte-level BPE tokenizer (HF tokenizers) saved the way the tokenizer stage saves it."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(["the court held that mens rea is required", "EBITDA rose in the quarter"] * 20, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
+    fast.save_pretrained(str(out))
+    (out / "manifest.json").write_text(json.dumps({"vocab_size": tok.get_vocab_size(), "eos_id": EOS, "pad_id": PAD}))
+    return out
+
+
+def make_tokens(root: Path, n_train: int = 6000, n_val: int = 800) -> Path:
+    """Two domain and one general source of learnable documents (each an arithmetic run of ids)."""
+    rng = np.random.default_rng(0)
+    manifest = {"dtype": "uint16", "eos_id": EOS, "vocab_size": VOCAB, "sources": {}}
+    for name, group, stride in (("legal", "domain", 1), ("fin", "domain", 3), ("web", "general", 7)):
+        entry = {"group": group, "domain": "general" if group == "general" else "legal"}
+        for split, n in (("train", n_train), ("val", n_val)):
+            docs, total = [], 0
+            while total < n:
+                size = int(rng.integers(8, 60))
+                start = int(rng.integers(2, VOCAB))
+                docs.append(2 + (start + stride * np.arange(size)) % (VOCAB - 2))
+                total += size + 1
+            entry[f"{split}_tokens"], entry[f"{split}_docs"] = write_token_file(root / split / name, docs, "uint16", EOS)
+        manifest["sources"][name] = entry
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def make_inputs(tmp: Path, total_tokens: int = 20_000) -> dict[str, Path]:
+    tokens = make_tokens(tmp / "tokens")
+    run_mix(MixConfig(), tokens, tmp / "mix", total_tokens=total_tokens)
+    return {"tokens_dir": tokens, "mix_path": tmp / "mix" / "mix.json", "tokenizer_dir": make_tokenizer(tmp / "tokenizer")}
+
+
+def tiny_config(**overrides) -> PretrainConfig:
+    base = {
+        "model": ModelConfig(n_layers=2, d_model=64, n_heads=4, d_ff=128, seq_len=SEQ),
+        "global_batch": 8, "micro_batch": 8, "lr": 3e-3, "warmup_fraction": 0.05,
+        "eval_interval": 10, "eval_batches": 2, "log_interval": 1, "checkpoint_interval": 10,
+        "tensorboard": False,
+    }
+    base.update(overrides)
+    return PretrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+def read_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_tiny_run_learns_and_exports(inputs: dict[str, Path], tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "model"
+    target = 30 * 8 * SEQ  # 30 steps of 8 sequences
+    summary = run_pretrain(tiny_config(), **inputs, out_dir=out, token_target=target)
+    assert summary["stop_reason"] == "token_target"
+    assert summary["steps"] == 30 and summary["tokens"] == target
+    assert summary["final_train_loss"] < summary["initial_train_loss"] - 1.0  # ln(256) = 5.5 -> well below
+    assert set(summary["val_losses"]) == {"domain", "general"}
+    assert all(math.isfinite(v) for v in summary["val_losses"].values())
+    assert summary["zero_stage"] == 2 and summary["precision"] == "fp32"
+    # metrics: one line per step, learning rate warmed up then decayed towards 10 %
+    rows = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r and "event" not in r]
+    assert [r["step"] for r in rows] == list(range(1, 31))
+    lrs = [r["lr"] for r in rows]
+    assert max(lrs) == pytest.approx(3e-3, rel=0.05) and lrs[-1] < 0.2 * 3e-3
+    assert (out / "loss.png").stat().st_size > 1000
+    assert json.loads((out / "summary.json").read_text())["steps"] == 30
+    # the export is a plain HF folder with the tokenizer; its loss on a val batch matches training's
+    model = AutoModelForCausalLM.from_pretrained(out / "hf")
+    tok = AutoTokenizer.from_pretrained(out / "hf")
+    vocab = json.loads((inputs["tokenizer_dir"] / "manifest.json").read_text())["vocab_size"]
+    assert model.config.vocab_size == -(-vocab // 64) * 64 and tok.eos_token_id == EOS  # padded to a multiple of 64
+    from pretrain.data import validation_batches
+
+    losses = []
+    with torch.no_grad():
+        for b in validation_batches(inputs["tokens_dir"], "general", SEQ, 8, 2):  # the trainer's val batches
+            b = torch.from_numpy(b)
+            losses.append(float(model(input_ids=b, labels=b).loss))  # HF shifts the labels itself
+    assert np.mean(losses) == pytest.approx(summary["val_losses"]["general"], rel=1e-4)
+    assert summary["val_losses"]["general"] < math.log(256) - 0.5
+
+
+def test_deepspeed_config_states_batch_and_lr_once(tmp_path: Path) -> None:
+    cfg = tiny_config(global_batch=32, micro_batch=4, zero_stage=3, offload_optimizer=True, offload_params=True)
+    ds = deepspeed_config(cfg, world=2, precision="bf16")
+    assert ds["train_batch_size"] == 32 and ds["gradient_accumulation_steps"] == 4
+    assert ds["optimizer"]["params"]["lr"] == cfg.lr and ds["bf16"]["enabled"] and not ds["fp16"]["enabled"]
+    assert ds["zero_optimization"]["offload_param"]["device"] == "cpu"
+    with pytest.raises(UserError, match="multiple of micro_batch x ranks"):
+        deepspeed_config(tiny_config(global_batch=8, micro_batch=8), world=3, precision="fp32")
+    # a user JSON: "auto" is filled from ours, a conflicting batch size is refused with the key named
+    user = {"train_batch_size": "auto", "optimizer": {"type": "AdamW", "params": {"lr": "auto"}}, "zero_optimization": {"stage": 1}}
+    merged = merge_user_config(user, ds, "my.json")
+    assert merged["train_batch_size"] == 32 and merged["optimizer"]["params"]["lr"] == cfg.lr
+    assert merged["zero_optimization"] == {"stage": 1}
+    with pytest.raises(UserError, match="train_batch_size=64 disagrees"):
+        merge_user_config({"train_batch_size": 64}, ds, "my.json")
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match="offload_params needs zero_stage 3"):
+        PretrainConfig(zero_stage=2, offload_params=True)
+    with pytest.raises(ValueError, match="extra"):
+        PretrainConfig(learning_rate=1e-3)
+    assert PretrainConfig().model.n_layers == 12  # every field defaulted: an empty YAML section works
