@@ -17,6 +17,9 @@ class EvalConfig(BaseModel):
     # float32 on CPU; "auto" lets transformers use the dtype the checkpoint was saved in.
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: int = Field(default=8, ge=1)
+    # torch CPU threads while scoring; None = torch's default. On a shared or small CPU, 1 avoids threads
+    # spinning against each other (measured here: a 2-thread forward 20x slower than 1 under load).
+    cpu_threads: int | None = Field(default=None, ge=1)
     # Context window for rolling log-likelihood; None = the model's own (max_position_embeddings).
     max_length: int | None = Field(default=None, ge=2)
     # Held-out documents scored per group (domain/general); None = all. 1,000 documents keep a

@@ -8,6 +8,7 @@ its numbers. Bits per byte is tokenizer-independent, so models with different to
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -63,9 +64,10 @@ def run_eval(
     tasks = list(ppl.values()) + [spec.task for spec in specs]
 
     harness: dict[str, Any] = {}
-    for name, path in models.items():
-        log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
-        harness[name] = evaluate_model(cfg, path, tasks, manager=manager)
+    with cpu_threads(cfg.cpu_threads):
+        for name, path in models.items():
+            log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
+            harness[name] = evaluate_model(cfg, path, tasks, manager=manager)
 
     contam = None
     if train_docs is not None and specs:
@@ -106,6 +108,20 @@ def run_eval(
     }
     (out_dir / "manifest.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     return summary
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """torch's intra-op thread count set to n for the block, then put back (None: left alone)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def check_model_dir(name: str, path: Path) -> Path:

@@ -46,3 +46,15 @@ def heldout(tmp_path_factory) -> dict[str, list[Path]]:
     write_documents(root / "legal.jsonl.gz", dom)
     write_documents(root / "web.jsonl.gz", gen)
     return {"domain": [root / "legal.jsonl.gz"], "general": [root / "web.jsonl.gz"]}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread in eval tests: on the shared 2-core machine two threads spin against other jobs
+    (a tiny-model forward measured 20x slower); restored afterwards for other packages' tests."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
