@@ -117,9 +117,9 @@ class MemoryEstimate:
 
     def describe(self) -> str:
         return (
-            f"weights {self.weights / GB:.2f} + grads {self.gradients / GB:.2f} + optimizer {self.optimizer / GB:.2f}"
-            f" + activations {self.activations / GB:.2f} + buffers {self.buffers / GB:.2f}"
-            f" + overhead {self.overhead / GB:.2f} = {self.total / GB:.2f} GB/GPU"
+            f"weights {self.weights / GIB:.2f} + grads {self.gradients / GIB:.2f} + optimizer {self.optimizer / GIB:.2f}"
+            f" + activations {self.activations / GIB:.2f} + buffers {self.buffers / GIB:.2f}"
+            f" + overhead {self.overhead / GIB:.2f} = {self.total / GIB:.2f} GiB/GPU"
         )
 
 
@@ -312,11 +312,11 @@ def fits_table(shape: ModelShape, gpus: list[str] | None = None, **kw) -> list[d
         spec = gpu_spec(name)
         option, est = recommend(shape, spec.memory_bytes, **kw)
         rows.append({
-            "gpu": name, "capacity_gb": spec.memory_bytes / GB, "fits": option is not None,
+            "gpu": name, "capacity_gib": spec.memory_bytes / GIB, "fits": option is not None,
             "recommended": option_name(*option) if option else None,
             "zero_stage": option[0] if option else None,
             "offload_optimizer": option[1] if option else None, "offload_params": option[2] if option else None,
-            "per_gpu_gb": est.total / GB, "host_gb_per_node": est.host / GB,
+            "per_gpu_gib": est.total / GIB, "host_gib_per_node": est.host / GIB,
         })
     return rows
 
@@ -351,14 +351,14 @@ def check_fits(
                           offload_params=offload_params, **kw)
     if est.fits(gpu_memory_bytes):
         return est
-    usable = gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM) / GB
+    usable = gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM) / GIB
     what = (f"the model ({est.settings['n_params'] / 1e9:.3g}B parameters) does not fit: "
             f"{option_name(zero_stage, offload_optimizer, offload_params)} on {num_gpus} GPU(s) needs {est.describe()}, "
-            f"but {usable:.1f} GB of {gpu_memory_bytes / GB:.1f} GB per GPU is usable")
+            f"but {usable:.1f} GiB of {gpu_memory_bytes / GIB:.1f} GiB per GPU is usable")
     option, better = recommend(shape, gpu_memory_bytes, **kw)
     if option is not None:
         fix = (f"use {option_name(*option)} (zero_stage={option[0]}, offload_optimizer={option[1]}, "
-               f"offload_params={option[2]}; {better.total / GB:.1f} GB/GPU, host {better.host / GB:.0f} GB/node)")
+               f"offload_params={option[2]}; {better.total / GIB:.1f} GiB/GPU, host {better.host / GIB:.0f} GiB/node)")
     else:
         hints = []
         if not activation_checkpointing:

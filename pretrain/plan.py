@@ -307,14 +307,16 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
         "laws": rows,
         "data": data,
         "memory": mem,
+        "config": cfg.model_dump(),
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float))
     if cfg.plot:
         plot_plan(summary, out_dir / f"{stem}.png")
-    manifest = {"stage": "plan", "config": cfg.model_dump(),
-                "inputs": {"n_params": n_params, "available_tokens": available_tokens},
-                "token_target": token_target, "n_params": summary["n_params"]}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
+    if stem == "plan":  # a stage run (not a named example): the run directory's manifest
+        manifest = {"stage": "plan", "config": cfg.model_dump(),
+                    "inputs": {"n_params": n_params, "available_tokens": available_tokens},
+                    "token_target": token_target, "n_params": summary["n_params"]}
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
     print(format_table(summary))
     return summary
 
@@ -373,12 +375,19 @@ def format_table(s: dict) -> str:
     lines.append(f"shape: {sh['n_layers']} layers, d_model {sh['d_model']}, {sh['n_heads']} heads "
                  f"({sh['n_kv_heads']} kv), d_ff {sh['d_ff']}, vocab {sh['vocab_size']}, seq {sh['seq_len']} "
                  f"= {s['shape_params'] / 1e9:.4g}B params")
+    c = m["course"]
+    lines.append(f"store: fp32 {c['store_gb']['fp32']:.3g} GB, bf16 {c['store_gb']['bf16']:.3g} GB, int8 "
+                 f"{c['store_gb']['int8']:.3g} GB; train (fp32 Adam rule of thumb, 24 B/param) {c['train_fp32_adam_gb']:.3g} GB")
+    z = m["zero_paper_bytes_per_param"]
+    lines.append(f"ZeRO paper model states over {s['config']['num_gpus']} GPUs (B/param): "
+                 + ", ".join(f"stage {k} {v:.3g}" for k, v in z.items()))
     lines.append(f"memory ({m['configured']['gpu']}): {m['configured']['option']} -> "
-                 f"{m['configured']['total'] / 1e9:.1f} GB/GPU, fits={m['configured']['fits']}; "
+                 f"{m['configured']['total'] / memory.GIB:.1f} GiB/GPU, fits={m['configured']['fits']}; "
                  f"lowest that fits: {m['recommended']}")
-    lines.append(f"{'gpu':<14} {'GB':>6} {'fits':>5} {'per GPU GB':>11}  recommended")
+    lines.append(f"{'gpu':<14} {'GiB':>6} {'fits':>5} {'GiB/GPU':>8} {'host GiB':>9}  lowest ZeRO option that fits")
     for r in m["fits"]:
-        lines.append(f"{r['gpu']:<14} {r['capacity_gb']:>6.1f} {str(r['fits']):>5} {r['per_gpu_gb']:>11.1f}  "
+        lines.append(f"{r['gpu']:<14} {r['capacity_gib']:>6.1f} {str(r['fits']):>5} {r['per_gpu_gib']:>8.1f} "
+                     f"{r['host_gib_per_node']:>9.0f}  "
                      f"{r['recommended'] or 'nothing fits'}")
     return "\n".join(lines)
 
@@ -394,6 +403,10 @@ REFERENCE_MODELS: dict[str, tuple[float, float]] = {
 }
 # Kaplan et al. 2020, Fig. 14 / eq. 6.1: N_opt = 1.3e9 (C / PF-day)^0.73 (non-embedding parameters).
 KAPLAN_COEF, KAPLAN_EXP = 1.3e9, 0.73
+# Label nudges (points, alignment) so names of neighbouring models do not overprint.
+LABEL_OFFSETS = {"Chinchilla": (-4, 4, "right"), "LLaMA-65B": (4, -9, "left"), "OPT": (-4, -9, "right"),
+                 "GPT-3": (-4, 3, "right"), "BLOOM": (4, -2, "left"), "Gopher": (4, 3, "left"),
+                 "MT-NLG": (-4, 4, "right"), "PaLM": (4, -2, "left"), "BloombergGPT": (-4, -10, "right")}
 
 
 def plot_plan(summary: dict, path: Path) -> None:
@@ -404,9 +417,9 @@ def plot_plan(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     plan = summary["plan"]
-    lo = min(plan["flops_6nd"], 1e18) / 10
-    flops = np.geomspace(lo, max(1e26, plan["flops_6nd"] * 10), 200)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    xs = [plan["flops_6nd"], *(6 * n * d for n, d in REFERENCE_MODELS.values())]
+    flops = np.geomspace(min(xs) / 30, max(xs) * 30, 200)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
     styles = {"rule20": ("20 tokens/param", "C0", "-"), "hoffmann": ("Chinchilla Approach 3 (Hoffmann)", "C1", "--"),
               "besiroglu": ("Chinchilla refit (Besiroglu)", "C2", "-.")}
     for law, (label, color, ls) in styles.items():
@@ -418,9 +431,10 @@ def plot_plan(summary: dict, path: Path) -> None:
     axes[1].plot(flops, flops / (6 * kn), ":", color="C3", label="Kaplan et al. 2020")
     for name, (n, d) in REFERENCE_MODELS.items():
         c = 6 * n * d
+        dx, dy, ha = LABEL_OFFSETS.get(name, (4, 3, "left"))
         for ax, y in ((axes[0], n), (axes[1], d)):
             ax.scatter([c], [y], color="gray", s=18, zorder=3)
-            ax.annotate(name, (c, y), fontsize=7, color="dimgray", xytext=(3, 3), textcoords="offset points")
+            ax.annotate(name, (c, y), fontsize=7, color="dimgray", xytext=(dx, dy), textcoords="offset points", ha=ha)
     if summary.get("budget"):
         for ax in axes:
             ax.axvline(summary["budget"]["flops"], color="black", lw=0.8, alpha=0.5, label="budget")
@@ -431,6 +445,7 @@ def plot_plan(summary: dict, path: Path) -> None:
         axes[0].scatter([dc["flops"]], [dc["n_params"]], marker="D", color="purple", zorder=4, label="data-constrained optimum")
         axes[1].scatter([dc["flops"]], [dc["tokens"]], marker="D", color="purple", zorder=4, label="data-constrained optimum")
         axes[1].axhline(summary["data"]["unique_tokens"], color="purple", lw=0.8, ls=":", label="unique tokens")
+        axes[1].legend(fontsize=8, loc="upper left", handles=axes[1].get_legend_handles_labels()[0][-3:])
     for ax, ylabel in ((axes[0], "parameters"), (axes[1], "training tokens")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -438,8 +453,52 @@ def plot_plan(summary: dict, path: Path) -> None:
         ax.set_ylabel(ylabel)
         ax.grid(True, which="major", alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"plan: {plan['n_params'] / 1e9:.3g}B parameters, {plan['tokens'] / 1e9:.3g}B tokens, "
-                 f"{plan['flops_6nd']:.2g} FLOPs")
+    fig.suptitle(f"plan: {_fmt(plan['n_params'])} parameters, {_fmt(plan['tokens'])} tokens, "
+                 f"{plan['flops_6nd']:.2g} FLOPs (gray: published models; style of BloombergGPT Fig. 1)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# Wu et al. 2023 (BloombergGPT, §2-3): 1.3M GPU-hours on 40GB A100s (64 nodes x 8), 102 TFLOP/s
+# achieved of 312, activation checkpointing; 708.9B tokens (363B FinPile + 345B public); 50.6B
+# parameters in 70 layers of width 7680, 40 heads, vocabulary 131,072, context 2048, tied embeddings.
+# Its 4h GELU MLP has the parameters of a SwiGLU MLP of width 8h/3 = 20480, hence that d_ff.
+PRESETS: dict[str, tuple[dict, ModelShape | None]] = {
+    "bloomberggpt": (
+        dict(gpu_type="a100-40gb", num_gpus=512, gpu_hours=1.3e6, mfu=102 / 312, activation_checkpointing=True,
+             available_tokens=708_900_000_000, vocab_size=131072, seq_len=2048, tie_embeddings=True),
+        ModelShape(70, 7680, 40, 40, 20480, 131072, 2048, tie_embeddings=True),
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pretrain.plan OUT_DIR [--preset bloomberggpt] [--stem NAME] [key=value ...]`."""
+    import argparse
+
+    import yaml
+
+    parser = argparse.ArgumentParser(prog="python -m pretrain.plan", description=main.__doc__)
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a published run's budget, data and shape")
+    parser.add_argument("--stem", default="plan", help="file name stem of the JSON and PNG (default: plan)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="PlanConfig fields")
+    args = parser.parse_args(argv)
+    fields, shape = PRESETS[args.preset] if args.preset else ({}, None)
+    fields = dict(fields)
+    try:
+        for item in args.overrides:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UserError(f"override {item!r} is not key=value; write e.g. gpu_hours=1.3e6")
+            fields[key] = yaml.safe_load(value)
+        run_plan(PlanConfig(**fields), args.out_dir, shape=shape, stem=args.stem)
+    except UserError as exc:
+        print(f"error: {exc}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
