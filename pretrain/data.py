@@ -7,8 +7,8 @@ data-parallel ranks each compute their own disjoint slice of every global batch.
 * Blending: like Megatron-LM's ``build_blending_indices`` (helpers.cpp), each sample goes to a source
   lagging its target share, but with Tijdeman's deadline rule, which provably keeps every source
   within one sample of share * n over every prefix (Megatron's largest-error rule does not quite).
-  The choice table depends on the shares only; it is built once per block of 65,536 samples (5 bytes
-  per sample), like Megatron's cached blending index.
+  The choice table depends on the shares only; it is built in blocks (4,096 samples, doubling to
+  65,536) as the stream advances, like Megatron's cached blending index.
 * Packing: a source's token file is one stream of documents separated by EOS; its chunk ``c`` is the
   ``seq_len + 1`` tokens starting at ``c * seq_len`` (wrapping round the end), chunks are shuffled per
   epoch with a seed derived from (seed, source name, epoch), and epochs follow each other.
@@ -16,6 +16,7 @@ data-parallel ranks each compute their own disjoint slice of every global batch.
 
 from __future__ import annotations
 
+import heapq
 import json
 import zlib
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ __all__ = [
     "validation_batches",
 ]
 
-_BLOCK = 1 << 16  # samples per growth step of the blending table
+_BLOCK = 1 << 16  # samples per growth step of the blending table (after doubling from 4,096)
 
 
 def build_blend(shares: np.ndarray, n: int, counts: np.ndarray | None = None, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,21 +60,26 @@ def build_blend(shares: np.ndarray, n: int, counts: np.ndarray | None = None, st
     c = [int(x) for x in (counts if counts is not None else np.zeros(len(w), dtype=np.int64))]
     m = len(w)
     delta = 1.0 / (2 * m - 2) if m > 1 else 0.5
-    eligible = delta - 1e-9  # float slack; the theorem guarantees an eligible source exists
+    slack = 1e-9  # float slack on eligibility; the theorem guarantees an eligible source exists
+    # Source i is eligible at sample k (1-based) once w_i*k - c_i >= delta, i.e. k >= release_i,
+    # and its next sample is due at (c_i + 1 - delta) / w_i. Only the chosen source's times change,
+    # so two heaps (waiting by release, eligible by due time) make each step O(log m).
+    waiting = [((c[i] + delta - slack) / w[i], i) for i in range(m) if w[i] > 0]
+    heapq.heapify(waiting)
+    ready: list[tuple[float, int]] = []
     out = np.empty(n, dtype=np.int32)
-    rng = range(m)
     for t in range(n):
-        k1 = start + t + 1  # samples after this one
-        best, due = 0, float("inf")
-        for i in rng:
-            if w[i] * k1 - c[i] >= eligible:
-                d = (c[i] + 1 - delta) / w[i]
-                if d < due:
-                    best, due = i, d
-        if due == float("inf"):  # unreachable in exact arithmetic; fall back to the largest error
-            best = max(rng, key=lambda i: w[i] * k1 - c[i])
-        c[best] += 1
-        out[t] = best
+        k1 = start + t + 1
+        while waiting and waiting[0][0] <= k1:
+            i = heapq.heappop(waiting)[1]
+            heapq.heappush(ready, ((c[i] + 1 - delta) / w[i], i))
+        if ready:
+            i = heapq.heappop(ready)[1]
+        else:  # unreachable in exact arithmetic: take the source closest to eligible
+            i = heapq.heappop(waiting)[1]
+        c[i] += 1
+        heapq.heappush(waiting, ((c[i] + delta - slack) / w[i], i))
+        out[t] = i
     return out, np.asarray(c, dtype=np.int64)
 
 
@@ -128,6 +134,11 @@ class MixtureSampler:
             self.files.append(tf.tokens)
             # Chunks start every seq_len tokens; the last one wraps round to the start, so no token is lost.
             self.n_chunks.append(max(1, -(-tf.n_tokens // self.seq_len)))
+        self._n_chunks_arr = np.asarray(self.n_chunks, dtype=np.int64)
+        width = self.seq_len + 1
+        self._windows = [
+            np.lib.stride_tricks.sliding_window_view(t, width) if t.shape[0] >= width else None for t in self.files
+        ]
         self.shares = np.array([s.share for s in self.sources], dtype=np.float64)
         self._src = np.empty(0, dtype=np.int32)
         self._local = np.empty(0, dtype=np.int64)
@@ -141,9 +152,10 @@ class MixtureSampler:
         """Extends the blending table (a function of the shares only) to cover sample k."""
         while k >= len(self._src):
             start = len(self._src)
-            src, counts = build_blend(self.shares, _BLOCK, self._counts, start)
+            block = min(_BLOCK, max(4096, start))  # small plans and tests need only a small table
+            src, counts = build_blend(self.shares, block, self._counts, start)
             # index of each sample within its source's stream: counts before the block + running rank
-            local = np.empty(_BLOCK, dtype=np.int64)
+            local = np.empty(block, dtype=np.int64)
             for i in range(len(self.sources)):
                 mask = src == i
                 local[mask] = self._counts[i] + np.arange(int(mask.sum()))
@@ -158,6 +170,7 @@ class MixtureSampler:
 
     # -- packing ----------------------------------------------------------------------------------
     def _perm(self, i: int, epoch: int) -> np.ndarray:
+        """Chunk order of source i in an epoch (the latest epoch per source is cached)."""
         cached = self._perms.get(i)
         if cached is None or cached[0] != epoch:
             rng = np.random.default_rng([self.seed, self._salts[i], epoch])
@@ -165,25 +178,39 @@ class MixtureSampler:
             self._perms[i] = cached
         return cached[1]
 
-    def _fill(self, k: int, out: np.ndarray) -> None:
-        if k >= len(self._src):
-            self._grow(k)
-        i = self._src[k]
-        epoch, c = divmod(int(self._local[k]), self.n_chunks[i])
-        tokens = self.files[i]
-        start = int(self._perm(i, epoch)[c]) * self.seq_len
-        end = start + self.seq_len + 1
-        if end <= tokens.shape[0]:
-            out[:] = tokens[start:end]
-        else:  # the last chunk of an epoch wraps round to the start of the stream
-            out[:] = np.take(tokens, np.arange(start, end) % tokens.shape[0])
+    def _fill_rows(self, first: int, out: np.ndarray) -> None:
+        """Writes samples first, first+1, ... into the rows of out (the hot loop of training input).
+
+        Vectorised per (source, epoch) run of the batch: the windows of a source are rows of a
+        sliding-window view of its memory map, so one fancy index copies them all (uint -> int64).
+        """
+        n = out.shape[0]
+        if first + n > len(self._src):
+            self._grow(first + n - 1)
+        srcs = self._src[first : first + n]
+        locs = self._local[first : first + n]
+        epochs, chunks = np.divmod(locs, self._n_chunks_arr[srcs])
+        keys = srcs.astype(np.int64) << 40 | epochs
+        for key in np.unique(keys):
+            rows = np.flatnonzero(keys == key)
+            i, epoch = int(key >> 40), int(key & ((1 << 40) - 1))
+            starts = self._perm(i, epoch)[chunks[rows]] * self.seq_len
+            windows = self._windows[i]
+            fits = starts < (len(windows) if windows is not None else 0)
+            if fits.all():
+                out[rows] = windows[starts]
+                continue
+            out[rows[fits]] = windows[starts[fits]] if fits.any() else out[rows[fits]]
+            tokens = self.files[i]
+            for r, start in zip(rows[~fits], starts[~fits]):  # the last chunk of an epoch wraps round
+                out[r] = np.take(tokens, np.arange(start, start + self.seq_len + 1) % tokens.shape[0])
 
     def __getitem__(self, k: int) -> np.ndarray:
         if k < 0:
             raise IndexError(f"sample index {k} < 0")
-        out = np.empty(self.seq_len + 1, dtype=np.int64)
-        self._fill(int(k), out)
-        return out
+        out = np.empty((1, self.seq_len + 1), dtype=np.int64)
+        self._fill_rows(int(k), out)
+        return out[0]
 
     def batch(self, step: int, global_batch: int, rank: int = 0, world: int = 1) -> np.ndarray:
         """This rank's rows of global batch ``step``: samples step*global_batch + rank*per + [0, per)."""
@@ -193,12 +220,24 @@ class MixtureSampler:
             raise ValueError(f"rank {rank} outside 0..{world - 1}")
         per = global_batch // world
         first = step * global_batch + rank * per
-        self._grow(first + per - 1)
         out = np.empty((per, self.seq_len + 1), dtype=np.int64)
-        for r in range(per):
-            self._fill(first + r, out[r])
+        self._fill_rows(first, out)
         self.next_sample = (step + 1) * global_batch
         return out
+
+    def document_positions(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Position ids and document ids of a batch, for attention reset across documents."""
+        if self.plan.eos_id is None:
+            raise UserError("the mix plan records no eos_id; rerun `dapt mix` on tokens from `dapt tokenize`")
+        return document_positions(batch, self.plan.eos_id)
+
+    def epochs_read(self, n_samples: int | None = None) -> dict[str, float]:
+        """How many epochs of each source the first n samples (default: those consumed) have read."""
+        n = self.next_sample if n_samples is None else int(n_samples)
+        if n > 0:
+            self._grow(n - 1)
+        counts = np.bincount(self._src[:n], minlength=len(self.sources))
+        return {s.name: float(counts[i] / self.n_chunks[i]) for i, s in enumerate(self.sources)}
 
     # -- resumable state --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -145,6 +145,7 @@ class MixturePlan:
 
     sources: tuple[SourcePlan, ...]
     total_tokens: int
+    eos_id: int | None = None  # the tokenizer's EOS (document boundary), for attention reset
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> MixturePlan:
@@ -159,7 +160,8 @@ class MixturePlan:
             )
             for s in obj["sources"]
         )
-        return cls(sources=sources, total_tokens=int(obj["total_tokens"]))
+        eos_id = obj.get("eos_id")
+        return cls(sources=sources, total_tokens=int(obj["total_tokens"]), eos_id=None if eos_id is None else int(eos_id))
 
     @classmethod
     def load(cls, path: str | Path) -> MixturePlan:

@@ -202,6 +202,39 @@ def test_resume_from_state_dict_repeats_and_skips_nothing(sampler: MixtureSample
         MixtureSampler(tmp_path / "mix" / "mix.json", tokens, seq_len=16, seed=7).load_state_dict(state)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 3), st.lists(st.integers(0, 5000), min_size=1, max_size=8), st.sampled_from([1, 2, 3, 4, 6]))
+def test_random_access_and_ranks_match_the_single_stream(tmp_path_factory: pytest.TempPathFactory, seed: int, ks: list[int], world: int) -> None:
+    root = tmp_path_factory.getbasetemp() / "hyp"
+    if not (root / "mix" / "mix.json").is_file():
+        make_tokens(root / "tokens")
+        run_mix(MixConfig(), root / "tokens", root / "mix", total_tokens=50_000)
+    plan = MixturePlan.load(root / "mix" / "mix.json")
+    a = MixtureSampler(plan, root / "tokens", seq_len=24, seed=seed)
+    b = MixtureSampler(plan, root / "tokens", seq_len=24, seed=seed)
+    for k in ks:  # sample k alone equals row k of the batched stream
+        step, row = divmod(k, 12)
+        assert np.array_equal(a[k], b.batch(step, 12)[row])
+        parts = [a.batch(step, 12, rank=r, world=world) for r in range(world)]
+        assert np.array_equal(np.concatenate(parts), b.batch(step, 12))
+
+
+def test_epochs_read_and_attention_reset(sampler: MixtureSampler) -> None:
+    assert sampler.plan.eos_id == EOS
+    for step in range(40):
+        sampler.batch(step, 16)
+    epochs = sampler.epochs_read()
+    planned = {s.name: s.share * 640 * 32 / s.available_tokens for s in sampler.sources}
+    assert epochs.keys() == planned.keys()
+    assert all(abs(epochs[n] - planned[n]) < 0.05 * planned[n] + 0.01 for n in epochs)
+    batch = sampler.batch(0, 4)
+    pos, doc = sampler.document_positions(batch)
+    assert pos.shape == batch.shape and (pos[:, 0] == 0).all()
+    after_eos = np.zeros(batch.shape, dtype=bool)
+    after_eos[:, 1:] = batch[:, :-1] == EOS
+    assert (pos[after_eos] == 0).all() and (pos[~after_eos][1:] > 0).any()
+
+
 def test_stream_shares_match_the_plan(sampler: MixtureSampler) -> None:
     n = 5000
     counts = np.bincount([sampler.source_of(k) for k in range(n)], minlength=len(sampler.sources))
