@@ -338,18 +338,22 @@ def check_fits(
 ) -> MemoryEstimate:
     """Estimate the configured run; raise UserError (with the option that would fit) if it cannot fit.
 
-    Give the card's memory in bytes (e.g. `torch.cuda.get_device_properties(0).total_memory`) or a
-    known `gpu_type`. Uses DeepSpeed's accounting, since the trainer runs DeepSpeed.
+    Give the card's memory in bytes or a known `gpu_type`; with neither, the memory of CUDA device 0
+    is used, and on a machine without CUDA (a CPU run) the estimate is returned unchecked. Uses
+    DeepSpeed's accounting, since the trainer runs DeepSpeed.
     """
-    if gpu_memory_bytes is None:
-        if gpu_type is None:
-            raise UserError("check_fits needs the GPU memory (gpu_memory_bytes) or a known gpu_type")
+    if gpu_memory_bytes is None and gpu_type is not None:
         gpu_memory_bytes = gpu_spec(gpu_type).memory_bytes
+    if gpu_memory_bytes is None:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu_memory_bytes = torch.cuda.get_device_properties(0).total_memory
     kw = dict(precision=precision, num_gpus=num_gpus, gpus_per_node=gpus_per_node, micro_batch=micro_batch,
               activation_checkpointing=activation_checkpointing, flash_attention=flash_attention)
     est = estimate_memory(shape, zero_stage=zero_stage, offload_optimizer=offload_optimizer,
                           offload_params=offload_params, **kw)
-    if est.fits(gpu_memory_bytes):
+    if gpu_memory_bytes is None or est.fits(gpu_memory_bytes):
         return est
     usable = gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM) / GIB
     what = (f"the model ({est.settings['n_params'] / 1e9:.3g}B parameters) does not fit: "

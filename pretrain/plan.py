@@ -77,6 +77,8 @@ LAWS: dict[str, ScalingLaw] = {
     "besiroglu": ScalingLaw("besiroglu", 1.8172, 482.01, 2085.43, 0.3478, 0.3658, "Besiroglu et al. 2024 refit"),
 }
 LAW_NAMES = ("rule20", "hoffmann", "besiroglu")
+# Hoffmann et al. 2022 fitted their laws on models of 44M to 16B parameters (§3.3, Approach 3 data).
+LAW_FIT_RANGE = (4.4e7, 1.6e10)
 
 
 def optimal_allocation(law: str, flops: float, tokens_per_param: float = 20.0) -> tuple[float, float]:
@@ -375,6 +377,12 @@ def format_table(s: dict) -> str:
     lines.append(f"shape: {sh['n_layers']} layers, d_model {sh['d_model']}, {sh['n_heads']} heads "
                  f"({sh['n_kv_heads']} kv), d_ff {sh['d_ff']}, vocab {sh['vocab_size']}, seq {sh['seq_len']} "
                  f"= {s['shape_params'] / 1e9:.4g}B params")
+    if abs(s["shape_params"] / s["n_params"] - 1) > 0.1:
+        lines.append(f"note: no Llama shape with vocab {sh['vocab_size']} has {_fmt(s['n_params'])} parameters; "
+                     "memory below is for the shape above (pass the model's shape to run_plan, or set plan.vocab_size)")
+    if s["n_params"] < LAW_FIT_RANGE[0] or s["n_params"] > LAW_FIT_RANGE[1]:
+        lines.append(f"note: the losses extrapolate the laws outside the sizes they were fitted on "
+                     f"({_fmt(LAW_FIT_RANGE[0])}-{_fmt(LAW_FIT_RANGE[1])} parameters)")
     c = m["course"]
     lines.append(f"store: fp32 {c['store_gb']['fp32']:.3g} GB, bf16 {c['store_gb']['bf16']:.3g} GB, int8 "
                  f"{c['store_gb']['int8']:.3g} GB; train (fp32 Adam rule of thumb, 24 B/param) {c['train_fp32_adam_gb']:.3g} GB")
@@ -484,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a published run's budget, data and shape")
     parser.add_argument("--stem", default="plan", help="file name stem of the JSON and PNG (default: plan)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="PlanConfig fields")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     fields, shape = PRESETS[args.preset] if args.preset else ({}, None)
     fields = dict(fields)
     try:

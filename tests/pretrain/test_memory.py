@@ -185,13 +185,17 @@ def test_check_fits_explains_and_recommends():
         check_fits(SHAPE_7B, gpu_type="rtx4090-24gb", zero_stage=0)
     with pytest.raises(UserError, match="no ZeRO stage or offload fits"):
         check_fits(model_shape_for(70_000_000_000, 32000, 4096), gpu_memory_bytes=24 * 2**30, micro_batch=8)
+    # no GPU named and no CUDA device: a CPU run, nothing to check, the estimate comes back
+    import torch
+
+    if not torch.cuda.is_available():
+        assert check_fits(SHAPE_7B, zero_stage=0).total > 100 * 2**30
     # the tiny CPU model always fits a small card
     check_fits(ModelShape(2, 64, 2, 2, 256, 512, 128), gpu_memory_bytes=4 * 2**30)
 
 
 @pytest.mark.parametrize("call, words", [
     (lambda: check_fits(SHAPE_1B, gpu_type="v100-16gb"), "unknown GPU type"),
-    (lambda: check_fits(SHAPE_1B), "needs the GPU memory"),
     (lambda: model_state_bytes_per_param("int8", 0, 1), "int8 weights can be stored"),
     (lambda: model_state_bytes_per_param("bf16", 0, 1, offload_optimizer=True), "optimizer offload needs ZeRO"),
     (lambda: model_state_bytes_per_param("bf16", 2, 8, True, True), "parameter offload needs ZeRO stage 3"),

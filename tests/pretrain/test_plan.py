@@ -153,3 +153,20 @@ def test_nothing_to_size_is_user_error(tmp_path):
 def test_empty_config_section_works():
     assert PlanConfig.model_validate({}).tokens_per_param == 20
     assert math.isclose(PlanConfig().mfu, 0.4)
+
+
+def test_bloomberggpt_preset_command(tmp_path, capsys):
+    from pretrain.plan import PRESETS, main
+
+    shape = PRESETS["bloomberggpt"][1]
+    assert rel(count_params(shape), 50.6e9) < 0.005  # the paper's 50.6B from its published shape
+    assert main([str(tmp_path), "--preset", "bloomberggpt", "--stem", "plan_bb", "plot=false"]) == 0
+    out = json.loads((tmp_path / "plan_bb.json").read_text())
+    assert out["n_params"] == count_params(shape)
+    # the budget at 50.6B buys ~1.2T tokens: ~1.7 passes over its 709B tokens (the paper: "too small")
+    assert 1.1e12 < out["token_target"] < 1.25e12 and 1.5 < out["data"]["epochs"] < 1.8
+    assert out["memory"]["recommended"] == "ZeRO-3"  # 50B does not fit 40 GB A100s below stage 3
+    assert "rule20" in capsys.readouterr().out
+    assert not (tmp_path / "manifest.json").exists()  # a named example, not a stage run
+    assert main([str(tmp_path), "gpu_type=v100"]) == 2
+    assert "unknown GPU type" in capsys.readouterr().out
