@@ -117,7 +117,8 @@ class MemoryEstimate:
 
     def describe(self) -> str:
         return (
-            f"weights {self.weights / GIB:.2f} + grads {self.gradients / GIB:.2f} + optimizer {self.optimizer / GIB:.2f}"
+            f"weights {self.weights / GIB:.2f} + grads {self.gradients / GIB:.2f}"
+            f" + optimizer {self.optimizer / GIB:.2f}"
             f" + activations {self.activations / GIB:.2f} + buffers {self.buffers / GIB:.2f}"
             f" + overhead {self.overhead / GIB:.2f} = {self.total / GIB:.2f} GiB/GPU"
         )
@@ -357,7 +358,8 @@ def check_fits(
         return est
     usable = gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM) / GIB
     what = (f"the model ({est.settings['n_params'] / 1e9:.3g}B parameters) does not fit: "
-            f"{option_name(zero_stage, offload_optimizer, offload_params)} on {num_gpus} GPU(s) needs {est.describe()}, "
+            f"{option_name(zero_stage, offload_optimizer, offload_params)} on {num_gpus} GPU(s) "
+            f"needs {est.describe()}, "
             f"but {usable:.1f} GiB of {gpu_memory_bytes / GIB:.1f} GiB per GPU is usable")
     option, better = recommend(shape, gpu_memory_bytes, **kw)
     if option is not None:

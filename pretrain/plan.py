@@ -15,7 +15,6 @@ Data-constrained: Muennighoff et al. 2023 ("Scaling Data-Constrained Language Mo
 from __future__ import annotations
 
 import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dapt.errors import UserError
 from pretrain import memory
 from pretrain.shape import ModelShape, count_params, model_shape_for
-
-log = logging.getLogger(__name__)
 
 PF_DAY = 1e15 * 86400  # one petaflop/s sustained for a day (Kaplan et al. 2020 report compute in PF-days)
 # Muennighoff et al. 2023 (eq. 5 and Fig. 3 fit): repeated tokens decay with R*_D = 15.387 epochs,
@@ -160,12 +157,14 @@ class PlanConfig(BaseModel):
     gpus_per_node: int = Field(8, ge=1)
     hours: float | None = Field(None, description="wall-clock hours on num_gpus")
     gpu_hours: float | None = Field(None, description="total GPU-hours (hours x num_gpus)")
-    mfu: float = Field(0.4, description="achieved fraction of peak FLOP/s, recomputation included (BloombergGPT: 102/312)")
+    mfu: float = Field(0.4, description="achieved fraction of peak FLOP/s, recomputation included "
+                                        "(BloombergGPT: 102/312)")
     n_params: int | None = Field(None, description="target parameters (otherwise the law's N_opt)")
     available_tokens: int | None = Field(None, description="unique training tokens available")
     tokens_per_param: float = Field(20.0, gt=0)
     law: Literal["rule20", "hoffmann", "besiroglu"] = Field("rule20", description="which rule sets the token target")
-    max_epochs: float = Field(4.0, gt=0, description="cap on passes over the unique data (Muennighoff: ~4 is nearly free)")
+    max_epochs: float = Field(4.0, gt=0, description="cap on passes over the unique data "
+                                                     "(Muennighoff: ~4 is nearly free)")
     vocab_size: int = Field(32000, ge=1)
     seq_len: int = Field(2048, ge=1)
     tie_embeddings: bool = False
@@ -385,9 +384,10 @@ def format_table(s: dict) -> str:
                      f"({_fmt(LAW_FIT_RANGE[0])}-{_fmt(LAW_FIT_RANGE[1])} parameters)")
     c = m["course"]
     lines.append(f"store: fp32 {c['store_gb']['fp32']:.3g} GB, bf16 {c['store_gb']['bf16']:.3g} GB, int8 "
-                 f"{c['store_gb']['int8']:.3g} GB; train (fp32 Adam rule of thumb, 24 B/param) {c['train_fp32_adam_gb']:.3g} GB")
+                 f"{c['store_gb']['int8']:.3g} GB; train (fp32 Adam rule of thumb, 24 B/param) "
+                 f"{c['train_fp32_adam_gb']:.3g} GB")
     z = m["zero_paper_bytes_per_param"]
-    lines.append(f"ZeRO paper model states over {s['config']['num_gpus']} GPUs (B/param): "
+    lines.append(f"ZeRO paper, mixed-precision Adam states over {s['config']['num_gpus']} GPUs (B/param): "
                  + ", ".join(f"stage {k} {v:.3g}" for k, v in z.items()))
     lines.append(f"memory ({m['configured']['gpu']}): {m['configured']['option']} -> "
                  f"{m['configured']['total'] / memory.GIB:.1f} GiB/GPU, fits={m['configured']['fits']}; "
@@ -450,8 +450,8 @@ def plot_plan(summary: dict, path: Path) -> None:
         ax.scatter([plan["flops_6nd"]], [y], marker="*", s=220, color="red", zorder=4, label="this plan")
     dc = (summary.get("data") or {}).get("better_allocation")
     if dc:
-        axes[0].scatter([dc["flops"]], [dc["n_params"]], marker="D", color="purple", zorder=4, label="data-constrained optimum")
-        axes[1].scatter([dc["flops"]], [dc["tokens"]], marker="D", color="purple", zorder=4, label="data-constrained optimum")
+        for ax, y in ((axes[0], dc["n_params"]), (axes[1], dc["tokens"])):
+            ax.scatter([dc["flops"]], [y], marker="D", color="purple", zorder=4, label="data-constrained optimum")
         axes[1].axhline(summary["data"]["unique_tokens"], color="purple", lw=0.8, ls=":", label="unique tokens")
         axes[1].legend(fontsize=8, loc="upper left", handles=axes[1].get_legend_handles_labels()[0][-3:])
     for ax, ylabel in ((axes[0], "parameters"), (axes[1], "training tokens")):

@@ -35,7 +35,8 @@ class ModelShape:
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab_size", "seq_len"):
             if getattr(self, name) <= 0:
-                raise UserError(f"model shape: {name} must be positive, got {getattr(self, name)}; set a positive value")
+                raise UserError(
+                    f"model shape: {name} must be positive, got {getattr(self, name)}; set a positive value")
         if self.d_model % self.n_heads:
             raise UserError(
                 f"model shape: n_heads={self.n_heads} does not divide d_model={self.d_model}; "
@@ -128,8 +129,8 @@ def model_shape_for(n_params: int, vocab_size: int, seq_len: int, tie_embeddings
     """A Llama-style shape whose exact parameter count is close to `n_params`.
 
     Widths are multiples of 64 (128 from 2048 up, a whole number of 128-dim heads), FFN widths
-    multiples of 256, vocabulary padded to a multiple of 64; grouped-query attention (8 KV heads,
-    as Llama 2 70B) from 30B up. Among shapes within ~3% of the target it picks the one nearest the
+    multiples of 256, vocabulary padded to a multiple of 64; grouped-query attention (8 query heads
+    per KV head, as Llama 2 70B's 64/8) from 30B up. Among shapes within ~3% of the target it picks the one nearest the
     preferred aspect ratio, else the nearest in size.
     """
     if n_params <= 0:

@@ -59,7 +59,8 @@ def test_vocab_is_padded():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(n_layers=2, d_model=100, n_heads=3, n_kv_heads=3, d_ff=256, vocab_size=10, seq_len=8), "does not divide d_model"),
+    (dict(n_layers=2, d_model=100, n_heads=3, n_kv_heads=3, d_ff=256, vocab_size=10, seq_len=8),
+     "does not divide d_model"),
     (dict(n_layers=2, d_model=128, n_heads=4, n_kv_heads=3, d_ff=256, vocab_size=10, seq_len=8), "n_kv_heads"),
     (dict(n_layers=0, d_model=128, n_heads=4, n_kv_heads=4, d_ff=256, vocab_size=10, seq_len=8), "n_layers"),
 ])
