@@ -1,7 +1,9 @@
 """The rule chain of one document (pure Python, no Beam): normalize, then each rule in order.
 
 The first failing rule decides the document's single drop reason; the signals every rule computed on the
-way are returned so they can be stored with kept documents and audited on rejected ones.
+way are returned so they are stored with kept documents and can be audited on rejected ones. Order:
+size guard, normalize, Gopher word count, language, Gopher repetition, Gopher quality, C4, FineWeb, PII —
+cheap checks first, and the same filter order as FineWeb's datatrove pipeline.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import dataclasses
 from typing import Any
 
 from pipeline.curate.config import RuleConfig
+from pipeline.rules.c4 import c4_clean, c4_page
+from pipeline.rules.fineweb import fineweb_quality
+from pipeline.rules.gopher import gopher_quality, gopher_repetition
 from pipeline.rules.language import LanguageIdentifier, language_reason
-from pipeline.rules.normalize import normalize_text
-from pipeline.rules.quality import word_count_reason, words_of
+from pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
+from pipeline.rules.pii import redact_pii
+from pipeline.rules.quality import symbol_words, word_count_reason, words_of
 
 
 @dataclasses.dataclass
@@ -24,16 +30,98 @@ class Outcome:
     signals: dict[str, Any]
 
 
-def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier) -> Outcome:
-    """Normalizes ``text`` and runs the rules in order; stops at the first failure."""
+def clean_text(text: str, rules: RuleConfig, signals: dict[str, Any]) -> str:
+    """Normalization: always NFC / whitespace / control characters; de-hyphenation and boilerplate optional."""
     text = normalize_text(text)
+    if rules.normalize.dehyphenate:
+        text = dehyphenate(text)
+    if rules.normalize.boilerplate_lines:
+        text, removed = remove_boilerplate_lines(text)
+        if removed:
+            signals["boilerplate_lines"] = removed
+    return text
+
+
+def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None) -> Outcome:
+    """Runs the whole chain on one document's raw text; stops at the first failing rule."""
     signals: dict[str, Any] = {}
+    if len(text) > rules.max_chars:
+        return Outcome(text, "size/too_long", signals)
+    text = clean_text(text, rules, signals)
     words = words_of(text)
     signals["words"] = len(words)
-    reason = word_count_reason(len(words), rules.min_words, rules.max_words)
-    if reason:
-        return Outcome(text, reason, signals)
-    lang, score = langid.classify(text)
-    signals["language"], signals["language_score"] = lang, round(score, 4)
-    reason = language_reason(lang, score, rules.languages, rules.language_threshold)
-    return Outcome(text, reason, signals)
+
+    gq = rules.gopher_quality
+    if gq.enabled:
+        # Gopher counts words that are not pure symbols.
+        reason = word_count_reason(len(words) - len(symbol_words(text)), gq.min_words, gq.max_words)
+        if reason:
+            return Outcome(text, reason, signals)
+    elif not words:
+        return Outcome(text, "size/empty", signals)
+
+    if rules.language.enabled:
+        if langid is None:
+            raise ValueError("language rules are enabled but no LanguageIdentifier was given")
+        lang, score = langid.classify(text)
+        signals["language"], signals["language_score"] = lang, round(score, 4)
+        reason = language_reason(lang, score, rules.language.languages, rules.language.threshold)
+        if reason:
+            return Outcome(text, reason, signals)
+
+    if rules.gopher_repetition.enabled:
+        rep = rules.gopher_repetition
+        reason = gopher_repetition(
+            text, words, signals,
+            max_dup_line_frac=rep.max_dup_line_frac, max_dup_para_frac=rep.max_dup_para_frac,
+            max_dup_line_char_frac=rep.max_dup_line_char_frac, max_dup_para_char_frac=rep.max_dup_para_char_frac,
+            max_top_ngram_char_frac=rep.max_top_ngram_char_frac, max_dup_ngram_char_frac=rep.max_dup_ngram_char_frac,
+        )
+        if reason:
+            return Outcome(text, reason, signals)
+
+    if gq.enabled:
+        reason = gopher_quality(
+            text, words, signals,
+            min_mean_word_length=gq.min_mean_word_length, max_mean_word_length=gq.max_mean_word_length,
+            max_symbol_word_ratio=gq.max_symbol_word_ratio, max_bullet_lines_ratio=gq.max_bullet_lines_ratio,
+            max_ellipsis_lines_ratio=gq.max_ellipsis_lines_ratio, min_alpha_words_ratio=gq.min_alpha_words_ratio,
+            min_stop_words=gq.min_stop_words,
+        )
+        if reason:
+            return Outcome(text, reason, signals)
+
+    if rules.c4.enabled:
+        c4 = rules.c4
+        cleaned = text
+        if c4.clean_lines:
+            cleaned = c4_clean(
+                text, signals, terminal_punct=c4.terminal_punct, min_words_per_line=c4.min_words_per_line,
+                max_word_length=c4.max_word_length, remove_javascript=c4.remove_javascript,
+                remove_policy=c4.remove_policy, remove_citations=c4.remove_citations,
+            )
+        reason = c4_page(text, cleaned, signals, min_sentences=c4.min_sentences, lorem_ipsum=c4.lorem_ipsum,
+                         curly_bracket=c4.curly_bracket)
+        if reason:
+            return Outcome(text, reason, signals)
+        if cleaned is not text:
+            text = cleaned
+            words = words_of(text)
+
+    if rules.fineweb.enabled:
+        fw = rules.fineweb
+        reason = fineweb_quality(
+            text, len(words), signals,
+            min_line_punct_ratio=fw.min_line_punct_ratio, max_short_line_ratio=fw.max_short_line_ratio,
+            short_line_length=fw.short_line_length, max_dup_line_char_ratio=fw.max_dup_line_char_ratio,
+            max_newline_word_ratio=fw.max_newline_word_ratio,
+        )
+        if reason:
+            return Outcome(text, reason, signals)
+
+    if rules.pii.enabled:
+        text, counts = redact_pii(text, frozenset(rules.pii.kinds))
+        if counts:
+            signals["pii"] = counts
+    signals["out_chars"] = len(text)
+    return Outcome(text, None, signals)

@@ -1,9 +1,10 @@
 """Readers of raw sources and the dead-letter record (plain Python generators; Beam wraps them in DoFns).
 
-A reader yields ``("doc", Document)`` for every good record and ``("malformed", dict)`` for every bad one,
-so no record vanishes: the dead letter holds the file, the line, the error and the raw bytes (base64).
-Each document carries its input size (``in_chars``, ``in_words``) in ``signals`` so the stats reconcile
-on what came in, whatever later rules do to the text.
+A reader yields ``("doc", Document)`` for every good record, ``("dropped", (Document, reason))`` for a record
+that has no text to keep (a WARC response that is not HTML, a page trafilatura finds no main text in), and
+``("malformed", dict)`` for every bad one, so no record vanishes: the dead letter holds the file, the line
+(or row, or byte offset), the error and the raw bytes (base64). Each document carries its input size
+(``in_chars``, ``in_words``) in ``signals`` so the stats reconcile on what came in.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import glob
 import gzip
+import io
 import json
 import os
 import zlib
@@ -18,19 +20,60 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dapt.errors import UserError
 from pipeline.curate.config import SourceConfig
 from pipeline.documents import Document
 
 Record = tuple[str, Any]
+HUB_PREFIX = "hf-hub://"
+_JSONL = (".jsonl", ".json", ".ndjson")
+_TEXT = (".txt", ".text", ".md")
+_WARC = (".warc", ".wet", ".arc")
+_COMPRESSION = (".gz", ".zst", ".zstd")
+
+
+def _stem_suffix(path: str) -> str:
+    """The data suffix of a file name without its compression suffix ('a.jsonl.gz' -> '.jsonl')."""
+    name = path.lower()
+    for comp in _COMPRESSION:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+    return os.path.splitext(name)[1]
+
+
+def is_hf_folder(path: str) -> bool:
+    """A ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk`` folder."""
+    p = Path(path)
+    return p.is_dir() and any((p / f).is_file() for f in ("state.json", "dataset_dict.json", "dataset_info.json"))
+
+
+def detect_format(source: SourceConfig, path: str) -> str:
+    """The reader for one path: the source's format, or (``auto``) the one its name says."""
+    if source.format != "auto":
+        return source.format
+    if path.startswith(HUB_PREFIX) or is_hf_folder(path):
+        return "hf"
+    suffix = _stem_suffix(path)
+    for fmt, suffixes in (("jsonl", _JSONL), ("text", _TEXT), ("warc", _WARC), ("parquet", (".parquet",))):
+        if suffix in suffixes:
+            return fmt
+    raise UserError(
+        f"curate.sources[{source.name}]: cannot tell the format of {path}; set format to one of "
+        "jsonl, parquet, text, warc, hf"
+    )
 
 
 def expand_paths(source: SourceConfig) -> list[str]:
-    """The sorted files matched by a source's globs (absolute, or relative to the cwd)."""
-    files: set[str] = set()
+    """The sorted inputs matched by a source's globs (files; save_to_disk folders), plus a hub dataset."""
+    found: set[str] = set()
     for pattern in source.paths:
-        matched = glob.glob(os.path.expanduser(pattern), recursive=True)
-        files.update(str(Path(p).resolve()) for p in matched if Path(p).is_file())
-    return sorted(files)
+        for match in glob.glob(os.path.expanduser(pattern), recursive=True):
+            if Path(match).is_file() or is_hf_folder(match):
+                found.add(str(Path(match).resolve()))
+    inputs = sorted(found)
+    if source.hf_dataset:
+        inputs.append(HUB_PREFIX + source.hf_dataset)
+    return inputs
 
 
 def dead_letter(
@@ -57,27 +100,62 @@ def make_document(source: SourceConfig, doc_id: str, text: str, extra: dict[str,
     return Document(id=doc_id, text=text, source=source.name, domain=source.domain, signals=signals)
 
 
-def _open_binary(path: str):
-    if path.endswith(".gz"):
+def open_binary(path: str):
+    """A binary file object, transparently decompressing .gz and .zst."""
+    lower = path.lower()
+    if lower.endswith(".gz"):
         return gzip.open(path, "rb")
-    return open(path, "rb")
+    if lower.endswith((".zst", ".zstd")):
+        import zstandard
+
+        raw = open(path, "rb")  # noqa: SIM115 - closed with the reader below
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+    return open(path, "rb")  # noqa: SIM115
 
 
+def _unreadable_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a truncated or corrupt compressed stream raises mid-read."""
+    import zstandard
+
+    return (EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+# ----------------------------------------------------------------------------------------------- HTML
+def extract_main_text(html: str | bytes) -> str | None:
+    """Main text of an HTML page with trafilatura (boilerplate, menus and ads removed); None if none."""
+    import trafilatura
+    from lxml import etree
+
+    try:
+        text = trafilatura.extract(html, include_comments=False, include_tables=True, deduplicate=False)
+    except (ValueError, TypeError, RecursionError, etree.LxmlError):
+        # trafilatura returns None for most bad pages; these are the parser failures seen on broken markup.
+        return None
+    return text or None
+
+
+def _html_outcome(source: SourceConfig, doc_id: str, html: str | bytes, extra: dict[str, Any]) -> Record:
+    text = extract_main_text(html)
+    if text is None:
+        return "dropped", (make_document(source, doc_id, "", {**extra, "html_chars": len(html)}),
+                           "html/no_main_text")
+    return "doc", make_document(source, doc_id, text, {**extra, "html_chars": len(html)})
+
+
+# ----------------------------------------------------------------------------------------------- JSONL
 def read_jsonl(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
-    """Streams a JSONL or JSONL.gz file line by line; a truncated or corrupt file ends in one dead letter."""
+    """Streams a JSONL file (.gz/.zst too) line by line; a truncated file ends in one dead letter."""
     base = Path(path).name
     line_no = 0
     try:
-        with _open_binary(path) as fh:
+        with open_binary(path) as fh:
             for line_no, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                yield _parse_json_line(source, path, base, line_no, raw, max_dead_bytes)
-    except (EOFError, OSError, zlib.error) as err:
-        # gzip raises EOFError on a truncated stream and BadGzipFile (an OSError) on a corrupt one; the lines
-        # read so far are already out, the unreadable rest becomes one dead letter so it does not vanish.
+                if raw.strip():
+                    yield _parse_json_line(source, path, base, line_no, raw, max_dead_bytes)
+    except _unreadable_errors() as err:
+        # The lines read so far are out already; the unreadable rest becomes one dead letter, not a crash.
         yield "malformed", dead_letter(
-            source, path, line_no + 1, f"unreadable file after line {line_no}: {type(err).__name__}: {err}",
+            source, path, line_no + 1, f"unreadable after line {line_no}: {type(err).__name__}: {err}",
             b"", max_dead_bytes,
         )
 
@@ -91,21 +169,173 @@ def _parse_json_line(
         return "malformed", dead_letter(source, path, line_no, f"invalid UTF-8: {err}", raw, max_dead_bytes)
     except json.JSONDecodeError as err:
         return "malformed", dead_letter(source, path, line_no, f"not JSON: {err}", raw, max_dead_bytes)
+    except RecursionError:
+        return "malformed", dead_letter(source, path, line_no, "not JSON: nested too deeply", raw, max_dead_bytes)
     if not isinstance(obj, dict):
         return "malformed", dead_letter(
             source, path, line_no, f"not a JSON object: {type(obj).__name__}", raw, max_dead_bytes
         )
-    text = obj.get(source.text_field)
+    return _record_from_fields(source, path, f"{base}:{line_no}", line_no, obj.get(source.text_field),
+                               obj.get(source.id_field), raw, max_dead_bytes)
+
+
+def _record_from_fields(
+    source: SourceConfig, path: str, fallback_id: str, where: int, text: Any, raw_id: Any, raw: bytes,
+    max_dead_bytes: int,
+) -> Record:
+    """A document from a row's text and id values, or a dead letter when the text is not a string."""
     if not isinstance(text, str):
         what = "missing" if text is None else f"a {type(text).__name__}, not a string"
         return "malformed", dead_letter(
-            source, path, line_no, f"text field {source.text_field!r} is {what}", raw, max_dead_bytes
+            source, path, where, f"text field {source.text_field!r} is {what}", raw, max_dead_bytes
         )
-    raw_id = obj.get(source.id_field)
-    doc_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"{base}:{line_no}"
+    doc_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback_id
+    if source.html:
+        return _html_outcome(source, doc_id, text, {})
     return "doc", make_document(source, doc_id, text)
 
 
+# ----------------------------------------------------------------------------------------------- Parquet
+def read_parquet(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+    """Streams a Parquet file in record batches (only the text and id columns are read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base, row = Path(path).name, 0
+    try:
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        if source.text_field not in names:
+            yield "malformed", dead_letter(
+                source, path, None, f"no column {source.text_field!r} (columns: {names}); "
+                f"{pf.metadata.num_rows} rows not read", b"", max_dead_bytes)
+            return
+        columns = [source.text_field] + ([source.id_field] if source.id_field in names else [])
+        for batch in pf.iter_batches(batch_size=256, columns=columns):
+            texts = batch.column(source.text_field).to_pylist()
+            ids = batch.column(source.id_field).to_pylist() if len(columns) > 1 else [None] * len(texts)
+            for text, raw_id in zip(texts, ids):
+                row += 1
+                raw = b"" if isinstance(text, str) else repr(text).encode()
+                yield _record_from_fields(source, path, f"{base}:{row}", row, text, raw_id, raw, max_dead_bytes)
+    except (pa.ArrowException, OSError) as err:
+        yield "malformed", dead_letter(source, path, row + 1, f"unreadable Parquet after row {row}: "
+                                       f"{type(err).__name__}: {err}", b"", max_dead_bytes)
+
+
+# ----------------------------------------------------------------------------------------------- text
+def read_text(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+    """Plain text (.gz/.zst too): one document per file, per blank-line paragraph or per line."""
+    base = Path(path).name
+    unit = source.text_unit
+    chunk: list[bytes] = []
+    first_line = line_no = 0
+
+    def emit(lines: list[bytes], start: int) -> Record | None:
+        raw = b"".join(lines)
+        if not raw.strip():
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return "malformed", dead_letter(source, path, start, f"invalid UTF-8: {err}", raw, max_dead_bytes)
+        doc_id = base if unit == "file" else f"{base}:{start}"
+        return "doc", make_document(source, doc_id, text)
+
+    try:
+        with open_binary(path) as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                if unit == "line" or (unit == "paragraph" and not raw.strip()):
+                    record = emit([raw] if unit == "line" else chunk, line_no if unit == "line" else first_line)
+                    chunk, first_line = [], 0
+                    if record:
+                        yield record
+                    continue
+                if not chunk:
+                    first_line = line_no
+                chunk.append(raw)
+        record = emit(chunk, first_line or 1)
+        if record:
+            yield record
+    except _unreadable_errors() as err:
+        yield "malformed", dead_letter(source, path, line_no + 1, f"unreadable after line {line_no}: "
+                                       f"{type(err).__name__}: {err}", b"".join(chunk), max_dead_bytes)
+
+
+# ----------------------------------------------------------------------------------------------- WARC
+def read_warc(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+    """WARC / WET archives: HTML responses -> main text (trafilatura); WET conversions are text already.
+
+    Records that describe others (warcinfo, request, metadata, revisit) are not documents and are skipped;
+    a response that is not HTML is dropped as ``warc/not_html`` so it is still counted.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    offset = 0
+    try:
+        with open(path, "rb") as fh:
+            records = ArchiveIterator(fh)
+            for record in records:
+                offset = records.get_record_offset()
+                kind = record.rec_type
+                if kind not in ("response", "resource", "conversion"):
+                    continue
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                doc_id = record.rec_headers.get_header("WARC-Record-ID") or f"{Path(path).name}@{offset}"
+                payload = record.content_stream().read()
+                extra = {"url": uri, "warc_offset": offset}
+                if kind == "conversion":  # WET: the crawler's own text extraction
+                    yield "doc", make_document(source, doc_id, payload.decode("utf-8", errors="replace"), extra)
+                    continue
+                content_type = ""
+                if record.http_headers is not None:
+                    content_type = record.http_headers.get_header("Content-Type") or ""
+                else:
+                    content_type = record.rec_headers.get_header("Content-Type") or ""
+                if "html" not in content_type.lower() or not payload.strip():
+                    extra["content_type"] = content_type
+                    yield "dropped", (make_document(source, doc_id, "", extra), "warc/not_html")
+                    continue
+                yield _html_outcome(source, doc_id, payload, extra)
+    except (ArchiveLoadFailed, EOFError, OSError, zlib.error, ValueError) as err:
+        yield "malformed", dead_letter(source, path, offset, f"unreadable WARC at byte {offset}: "
+                                       f"{type(err).__name__}: {err}", b"", max_dead_bytes)
+
+
+# ----------------------------------------------------------------------------------------------- HF datasets
+def read_hf(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+    """A local ``save_to_disk`` folder (memory-mapped Arrow), or a hub dataset streamed where there is a network."""
+    import datasets
+
+    if path.startswith(HUB_PREFIX):
+        name = path[len(HUB_PREFIX):]
+        rows = datasets.load_dataset(name, source.hf_config, split=source.hf_split, streaming=True)
+        base = name.replace("/", "_")
+    else:
+        loaded = datasets.load_from_disk(path)
+        if isinstance(loaded, datasets.DatasetDict):
+            if source.hf_split not in loaded:
+                raise UserError(f"curate.sources[{source.name}]: {path} has splits {list(loaded)}, not "
+                                f"{source.hf_split!r}; set hf_split")
+            loaded = loaded[source.hf_split]
+        if source.text_field not in loaded.column_names:
+            yield "malformed", dead_letter(source, path, None, f"no column {source.text_field!r} (columns: "
+                                           f"{loaded.column_names}); {len(loaded)} rows not read", b"", max_dead_bytes)
+            return
+        keep = [c for c in (source.text_field, source.id_field) if c in loaded.column_names]
+        rows = loaded.select_columns(keep)
+        base = Path(path).name
+    for row_no, row in enumerate(rows, start=1):
+        text = row.get(source.text_field)
+        raw = b"" if isinstance(text, str) else repr(row)[:max_dead_bytes].encode()
+        yield _record_from_fields(source, path, f"{base}:{row_no}", row_no, text, row.get(source.id_field),
+                                  raw, max_dead_bytes)
+
+
+READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "warc": read_warc, "hf": read_hf}
+
+
 def read_source_file(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
-    """Dispatches on the source's format (or the file name when ``auto``)."""
-    return read_jsonl(source, path, max_dead_bytes)
+    """Every record of one input of a source, with the reader its format calls for."""
+    return READERS[detect_format(source, path)](source, path, max_dead_bytes)

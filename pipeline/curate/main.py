@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -12,19 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.textio import WriteToText
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
 from pipeline.curate.config import CurateConfig
-from pipeline.curate.io import expand_paths
+from pipeline.curate.io import detect_format, expand_paths
 from pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
+    PII_NAMESPACE,
     Clean,
     ExactDedup,
     ReadSources,
     Tally,
+    WriteOutputs,
     rejected_json,
 )
 
@@ -55,21 +57,28 @@ def _resolve_inputs(cfg: CurateConfig) -> list[tuple[str, str]]:
             raise UserError(
                 f"curate.sources[{source.name}].paths {source.paths} matched no files; fix the path or glob"
             )
-        files.extend((source.name, path) for path in matched)
+        for path in matched:
+            detect_format(source, path)  # an unknown file type is the user's to fix, before the job starts
+            files.append((source.name, path))
     return files
 
 
 def build_stats(tally: Iterable[tuple[str, str, str, int, int, int]], cfg: CurateConfig) -> dict[str, Any]:
-    """Per-source and total stats from tally rows (source, outcome, reason, docs, chars, words).
+    """Per-source and total stats from tally rows (source, outcome, reason, docs, chars, words) and PII
+    rows (source, "pii", kind, count, 0, 0).
 
     For every measure: in = kept + sum(dropped[reason]) + duplicates + malformed.
     """
     def empty() -> dict[str, Any]:
         return {m: {"in": 0, "kept": 0, "dropped": {}, "duplicates": 0, "malformed": 0} for m in MEASURES}
 
-    per_source = {s.name: {"domain": s.domain, **empty()} for s in cfg.sources}
-    total = empty()
+    per_source = {s.name: {"domain": s.domain, **empty(), "pii": {}} for s in cfg.sources}
+    total = {**empty(), "pii": {}}
     for source, kind, reason, *values in tally:
+        if kind == "pii":  # redaction counts of kept documents, not an outcome
+            for target in (per_source[source], total):
+                target["pii"][reason] = target["pii"].get(reason, 0) + values[0]
+            continue
         for target in (per_source[source], total):
             for measure, value in zip(MEASURES, values):
                 bucket = target[measure]
@@ -103,12 +112,41 @@ def summary_table(stats: dict[str, Any]) -> str:
     )
 
 
-def _file_digest(path: str) -> str:
-    """A cheap content fingerprint: size plus a hash of the first MiB."""
+def _remove_temporaries(out_dir: Path) -> None:
+    """Drops the tally, the dedup parking shards and WriteToFiles' temp folder, which must be empty by now."""
+    for temp in out_dir.glob(".temp*"):
+        left = [p for p in temp.rglob("*") if p.is_file()]
+        if left:
+            # fileio only logs a failed final rename; outputs left behind would be silently missing.
+            raise RuntimeError(f"{len(left)} output files were not moved out of {temp}; rerun curate")
+        shutil.rmtree(temp)
+    for sub in ("_tally", "_tmp"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+
+
+def _counters(result: Any, namespace: str) -> dict[str, int]:
+    """Committed Beam counters of one namespace (runners without metrics support give {})."""
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]
+    except NotImplementedError:
+        return {}
+    totals: dict[str, int] = {}
+    for counter in found:
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + counter.committed
+    return dict(sorted(totals.items()))
+
+
+def _input_digest(path: str) -> str | None:
+    """A cheap content fingerprint: size plus a hash of the first MiB (of each file, for a folder)."""
     p = Path(path)
-    with p.open("rb") as fh:
-        head = fh.read(1 << 20)
-    return f"{p.stat().st_size}:{hashlib.sha1(head).hexdigest()}"
+    if not p.exists():
+        return None  # a hub dataset
+    digest, size = hashlib.sha1(), 0
+    for f in sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]:
+        with f.open("rb") as fh:
+            digest.update(fh.read(1 << 20))
+        size += f.stat().st_size
+    return f"{size}:{digest.hexdigest()}"
 
 
 def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) -> dict:
@@ -116,7 +154,7 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     out_dir = Path(out_dir)
     files = _resolve_inputs(cfg)
     # A rerun replaces this stage's outputs; stale shards from an earlier run must not mix in.
-    for sub in ("docs", "rejected", "dead_letter", "_tally"):
+    for sub in ("docs", "rejected", "dead_letter", "_tally", "_tmp"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     rules = {s.name: cfg.rules_for(s) for s in cfg.sources}
@@ -125,51 +163,41 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     pipeline = beam.Pipeline(options=_pipeline_options(cfg, beam_args))
     read = pipeline | "ReadSources" >> ReadSources(files, cfg.sources, cfg.dead_letter_max_bytes)
     cleaned = read.docs | "Clean" >> Clean(rules)
+    dropped = (read.dropped, cleaned.dropped) | "AllDropped" >> beam.Flatten()
     if cfg.dedup:
-        deduped = cleaned.kept | "ExactDedup" >> ExactDedup()
+        deduped = cleaned.kept | "ExactDedup" >> ExactDedup(str(out_dir / "_tmp" / "kept"))
         kept, duplicates = deduped.unique, deduped.duplicates
     else:
         kept, duplicates = cleaned.kept, pipeline | "NoDuplicates" >> beam.Create([])
 
-    for index, source in enumerate(cfg.sources):
+    outputs = [
+        kept | "KeptJson" >> beam.Map(lambda d: (f"docs/{d.source}", d.to_json())),
+        read.malformed | "DeadLetterJson" >> beam.Map(lambda r: ("dead_letter", json.dumps(r, sort_keys=True))),
         (
-            kept
-            | f"Only[{source.name}]" >> beam.Filter(lambda d, name=source.name: d.source == name)
-            | f"Json[{source.name}]" >> beam.Map(lambda d: d.to_json())
-            | f"Write[{source.name}]" >> WriteToText(
-                str(out_dir / "docs" / source.name / "part"), file_name_suffix=".jsonl.gz"
-            )
-        )
+            {"kept": kept, "dropped": dropped, "duplicates": duplicates, "malformed": read.malformed}
+            | "Tally" >> Tally()
+            | "TallyJson" >> beam.MapTuple(lambda key, value: ("_tally", json.dumps([*key, *value])))
+        ),
+    ]
     if cfg.write_rejected:
-        (
-            (cleaned.dropped, duplicates)
+        outputs.append(
+            (dropped, duplicates)
             | "AllRejected" >> beam.Flatten()
-            | "RejectedJson" >> beam.Map(rejected_json)
-            | "WriteRejected" >> WriteToText(str(out_dir / "rejected" / "part"), file_name_suffix=".jsonl.gz")
+            | "RejectedJson" >> beam.Map(lambda e: ("rejected", rejected_json(e)))
         )
-    (
-        read.malformed
-        | "DeadLetterJson" >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
-        | "WriteDeadLetter" >> WriteToText(str(out_dir / "dead_letter" / "part"), file_name_suffix=".jsonl.gz")
-    )
-    (
-        {"kept": kept, "dropped": cleaned.dropped, "duplicates": duplicates, "malformed": read.malformed}
-        | "Tally" >> Tally()
-        | "TallyJson" >> beam.MapTuple(lambda key, value: json.dumps([*key, *value]))
-        | "WriteTally" >> WriteToText(str(out_dir / "_tally" / "part"), file_name_suffix=".jsonl")
-    )
+    destinations = [f"docs/{s.name}" for s in cfg.sources] + ["dead_letter", "_tally", "rejected"]
+    for folder in destinations:
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    outputs | "AllOutputs" >> beam.Flatten() | "Write" >> WriteOutputs(str(out_dir), len(destinations))
     result = pipeline.run()
     result.wait_until_finish()
     seconds = time.perf_counter() - started
 
-    rows = [json.loads(line) for p in sorted((out_dir / "_tally").glob("part*")) for line in p.open()]
-    shutil.rmtree(out_dir / "_tally", ignore_errors=True)
+    rows = [json.loads(line) for p in sorted((out_dir / "_tally").glob("part*")) for line in gzip.open(p, "rt")]
+    _remove_temporaries(out_dir)
     stats = build_stats(rows, cfg)
-    counters = {
-        c.key.metric.name: c.committed
-        for c in result.metrics().query(MetricsFilter().with_namespace(COUNTER_NAMESPACE))["counters"]
-    }
-    stats["beam_counters"] = dict(sorted(counters.items()))
+    stats["beam_counters"] = _counters(result, COUNTER_NAMESPACE)
+    stats["beam_counters_pii"] = _counters(result, PII_NAMESPACE)
     stats["seconds"] = round(seconds, 3)
     (out_dir / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
 
@@ -188,7 +216,7 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     manifest = {
         "stage": "curate",
         "config": cfg.model_dump(mode="json"),
-        "inputs": [{"source": name, "path": path, "digest": _file_digest(path)} for name, path in files],
+        "inputs": [{"source": name, "path": path, "digest": _input_digest(path)} for name, path in files],
         "beam_args": list(beam_args),
         "summary": summary,
         "per_source": {n: {"domain": e["domain"], "docs_in": e["docs"]["in"], "docs_kept": e["docs"]["kept"],

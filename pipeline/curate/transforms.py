@@ -1,14 +1,23 @@
-"""Composite PTransforms and DoFns of the curate job; the rules themselves live in pipeline/rules/."""
+"""Composite PTransforms and DoFns of the curate job; the rules themselves live in pipeline/rules/.
+
+Memory: nothing here groups whole documents. Exact dedup shuffles only (text hash, source, id) keys; the
+kept documents wait in temporary shards on disk and are streamed back once the losers are known.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.textio import WriteToText
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
+from apache_beam.pvalue import AsDict, TaggedOutput
 
 from pipeline.curate.chain import apply_rules
 from pipeline.curate.config import RuleConfig, SourceConfig
@@ -16,12 +25,13 @@ from pipeline.curate.io import read_source_file
 from pipeline.documents import Document
 
 COUNTER_NAMESPACE = "curate"
+PII_NAMESPACE = "curate.pii"
 DUPLICATE_REASON = "dedup/exact"
 MALFORMED_REASON = "malformed"
 
 
 class ReadFile(beam.DoFn):
-    """Reads one (source name, path) file; good records on the main output, bad ones on 'malformed'."""
+    """Reads one (source name, path) input: documents (main), 'dropped' (doc, reason), 'malformed'."""
 
     def __init__(self, sources: Sequence[SourceConfig], max_dead_bytes: int) -> None:
         self._sources = {s.name: s for s in sources}
@@ -32,13 +42,16 @@ class ReadFile(beam.DoFn):
         for kind, record in read_source_file(self._sources[name], path, self._max_dead_bytes):
             if kind == "doc":
                 yield record
+            elif kind == "dropped":
+                Metrics.counter(COUNTER_NAMESPACE, record[1]).inc()
+                yield TaggedOutput("dropped", record)
             else:
                 Metrics.counter(COUNTER_NAMESPACE, MALFORMED_REASON).inc()
                 yield TaggedOutput("malformed", record)
 
 
 class ReadSources(beam.PTransform):
-    """Every file of every source -> documents (main) and dead letters ('malformed')."""
+    """Every input of every source -> documents ('docs'), read-time drops ('dropped'), dead letters ('malformed')."""
 
     def __init__(self, files: Sequence[tuple[str, str]], sources: Sequence[SourceConfig], max_dead_bytes: int):
         super().__init__()
@@ -51,7 +64,7 @@ class ReadSources(beam.PTransform):
             # Spread files over workers: without it the whole read would be one bundle on one worker.
             | "SpreadFiles" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(ReadFile(self._sources, self._max_dead_bytes)).with_outputs(
-                "malformed", main="docs"
+                "dropped", "malformed", main="docs"
             )
         )
 
@@ -64,7 +77,7 @@ class ApplyRules(beam.DoFn):
         self._langid = None
 
     def setup(self) -> None:
-        # The language model is ~5 MB of arrays: load once per worker, never at import.
+        # The language model is several MB of arrays: load once per worker, never at import.
         from pipeline.rules.language import LanguageIdentifier
 
         self._langid = LanguageIdentifier()
@@ -74,6 +87,8 @@ class ApplyRules(beam.DoFn):
         doc = doc.replace(text=outcome.text, signals={**doc.signals, **outcome.signals})
         if outcome.reason is None:
             Metrics.counter(COUNTER_NAMESPACE, "kept").inc()
+            for kind, n in outcome.signals.get("pii", {}).items():
+                Metrics.counter(PII_NAMESPACE, kind).inc(n)
             yield doc
         else:
             Metrics.counter(COUNTER_NAMESPACE, outcome.reason).inc()
@@ -81,7 +96,7 @@ class ApplyRules(beam.DoFn):
 
 
 class Clean(beam.PTransform):
-    """Normalize + language + quality rules: documents -> kept (main) and ('dropped': (doc, reason))."""
+    """Normalize, language, quality rules and PII redaction: docs -> kept (main), 'dropped' (doc, reason)."""
 
     def __init__(self, rules: Mapping[str, RuleConfig]):
         super().__init__()
@@ -96,29 +111,58 @@ def text_key(doc: Document) -> str:
     return hashlib.blake2b(doc.text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-class PickSurvivor(beam.DoFn):
-    """Of documents with the same text, keeps the lowest (source, id); the others go to 'duplicates'."""
+def losers_of(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterable[tuple[tuple[str, str], tuple[str, str]]]:
+    """Of the (source, id) keys sharing one text, every key but the lowest -> the lowest (the survivor)."""
+    _, keys = element
+    ranked = sorted(keys)
+    for loser in ranked[1:]:
+        yield tuple(loser), tuple(ranked[0])
 
-    def process(self, element: tuple[str, Iterable[Document]]) -> Iterable[Any]:
-        _, docs = element
-        ranked = sorted(docs, key=lambda d: (d.source, d.id))
-        survivor = ranked[0]
-        yield survivor
-        for dup in ranked[1:]:
-            Metrics.counter(COUNTER_NAMESPACE, DUPLICATE_REASON).inc()
-            yield TaggedOutput("duplicates", (dup.replace(signals={**dup.signals, "duplicate_of": [
-                survivor.source, survivor.id]}), DUPLICATE_REASON))
+
+class SplitDuplicates(beam.DoFn):
+    """Streams a temporary shard of kept documents; losers of the dedup go to 'duplicates'."""
+
+    def process(self, path: str, losers: Mapping[tuple[str, str], tuple[str, str]]) -> Iterable[Any]:
+        with FileSystems.open(path) as fh:
+            for line in fh:
+                doc = Document.from_dict(json.loads(line))
+                survivor = losers.get((doc.source, doc.id))
+                if survivor is None:
+                    yield doc
+                else:
+                    Metrics.counter(COUNTER_NAMESPACE, DUPLICATE_REASON).inc()
+                    dup = doc.replace(signals={**doc.signals, "duplicate_of": list(survivor)})
+                    yield TaggedOutput("duplicates", (dup, DUPLICATE_REASON))
 
 
 class ExactDedup(beam.PTransform):
-    """Exact dedup across all sources: one deterministic survivor per distinct normalized text."""
+    """Exact dedup across all sources: one survivor per distinct text, the lowest (source, id).
+
+    Only keys are shuffled; the documents go through temporary shards under ``tmp_prefix``.
+    """
+
+    def __init__(self, tmp_prefix: str):
+        super().__init__()
+        self._tmp_prefix = tmp_prefix
 
     def expand(self, docs):
-        return (
+        losers = (
             docs
-            | "KeyByText" >> beam.Map(lambda d: (text_key(d), d))
+            | "KeyByText" >> beam.Map(lambda d: (text_key(d), (d.source, d.id)))
             | "GroupByText" >> beam.GroupByKey()
-            | "PickSurvivor" >> beam.ParDo(PickSurvivor()).with_outputs("duplicates", main="unique")
+            | "Losers" >> beam.FlatMap(losers_of)
+        )
+        shards = (
+            docs
+            | "ToJson" >> beam.Map(lambda d: d.to_json())
+            | "Park" >> WriteToText(self._tmp_prefix, file_name_suffix=".jsonl")
+        )
+        return (
+            shards
+            | "SpreadShards" >> beam.Reshuffle()
+            | "Split" >> beam.ParDo(SplitDuplicates(), losers=AsDict(losers)).with_outputs(
+                "duplicates", main="unique"
+            )
         )
 
 
@@ -133,6 +177,12 @@ def tally_key(kind: str, element: Any) -> tuple[tuple[str, str, str], tuple[int,
     return (doc.source, kind, reason), (1, doc.signals["in_chars"], doc.signals["in_words"])
 
 
+def pii_keys(doc: Document) -> Iterable[tuple[tuple[str, str, str], tuple[int, int, int]]]:
+    """((source, 'pii', kind), (count, 0, 0)) for each PII type redacted in a kept document."""
+    for kind, n in doc.signals.get("pii", {}).items():
+        yield (doc.source, "pii", kind), (n, 0, 0)
+
+
 def _sum_tuples(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
     docs = chars = words = 0
     for d, c, w in values:
@@ -141,13 +191,14 @@ def _sum_tuples(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
 
 
 class Tally(beam.PTransform):
-    """Sums docs / input chars / input words per (source, outcome, reason) over all outcome PCollections."""
+    """Sums docs / input chars / input words per (source, outcome, reason), plus PII counts of kept docs."""
 
     def expand(self, outcomes: dict[str, Any]):
         keyed = [
             pcoll | f"Key{kind.title()}" >> beam.Map(lambda e, kind=kind: tally_key(kind, e))
             for kind, pcoll in outcomes.items()
         ]
+        keyed.append(outcomes["kept"] | "KeyPii" >> beam.FlatMap(pii_keys))
         return keyed | "AllOutcomes" >> beam.Flatten() | "Sum" >> beam.CombinePerKey(_sum_tuples)
 
 
@@ -155,3 +206,43 @@ def rejected_json(element: tuple[Document, str]) -> str:
     """A rejected document for the audit output: the record plus its reason."""
     doc, reason = element
     return doc.replace(signals={**doc.signals, "reason": reason}).to_json()
+
+
+class GzipLinesSink(fileio.FileSink):
+    """Writes text records as gzip JSON Lines (WriteToFiles compresses nothing by itself)."""
+
+    def open(self, fh) -> None:
+        self._gz = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6)
+
+    def write(self, record: tuple[str, str]) -> None:
+        self._gz.write(record[1].encode("utf-8") + b"\n")
+
+    def flush(self) -> None:
+        self._gz.close()  # writes the gzip trailer; the file itself is closed by WriteToFiles
+
+
+def shard_name(window, pane, shard_index, total_shards, compression, destination) -> str:
+    """``<destination>/part-00000-of-00002.jsonl.gz``: one folder per destination."""
+    return f"{destination}/part-{shard_index:05d}-of-{total_shards:05d}.jsonl.gz"
+
+
+class WriteOutputs(beam.PTransform):
+    """Writes (destination folder, JSON line) records under ``root``: every output of the job in one sink.
+
+    One WriteToFiles for all destinations keeps the job small (each write transform adds several stages);
+    the destination folders must exist before the run, since the final rename does not create them.
+    """
+
+    def __init__(self, root: str, n_destinations: int):
+        super().__init__()
+        self._root, self._n = root, n_destinations
+
+    def expand(self, records):
+        return records | "WriteFiles" >> fileio.WriteToFiles(
+            path=self._root,
+            destination=lambda record: record[0],
+            sink=GzipLinesSink(),
+            file_naming=shard_name,
+            # Enough open writers for every destination, so no record spills into a grouped shuffle.
+            max_writers_per_bundle=self._n + 1,
+        )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-# Scoring the first characters is enough for a stable decision and bounds the cost on 50 MB documents.
-MAX_CHARS = 10_000
+# The first 1,500 characters (~250 words) give a stable decision and bound the cost (py3langid scores byte
+# n-grams in a Python loop: ~2 ms per 1,000 characters).
+MAX_CHARS = 1_500
 
 
 class LanguageIdentifier:

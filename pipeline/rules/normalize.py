@@ -16,7 +16,9 @@ _DROP_CHARS.update({0x200B: None, 0xFEFF: None, 0x00AD: None, 0x2060: None})
 _SPACES = {c: " " for c in (0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)}
 _SPACES.update({0x2028: "\n", 0x2029: "\n", 0x0B: "\n", 0x0C: "\n"})
 
-_RUNS_OF_BLANKS = re.compile(r"[ \t]+")
+# Only runs that change: two or more blanks, or a tab (a single space is left alone, which is much faster).
+_RUNS_OF_BLANKS = re.compile(r"[ \t]{2,}|\t")
+_BLANKS_AT_LINE_ENDS = re.compile(r" \n ?|\n ")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
@@ -29,10 +31,67 @@ def normalize_unicode(text: str) -> str:
 
 def normalize_whitespace(text: str) -> str:
     """Collapses runs of blanks, strips every line, keeps at most one empty line between paragraphs."""
-    lines = [_RUNS_OF_BLANKS.sub(" ", line).strip() for line in text.split("\n")]
-    return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+    # Whole-text substitutions (not a loop over lines): after collapsing, a line end has at most one blank
+    # on each side.
+    text = _BLANKS_AT_LINE_ENDS.sub("\n", _RUNS_OF_BLANKS.sub(" ", text))
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
 def normalize_text(text: str) -> str:
     """The full normalization every document gets before the rules see it."""
     return normalize_whitespace(normalize_unicode(text))
+
+
+# A word broken across lines by a hyphen: lower-case letters, "-", newline, lower-case letters.
+_HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-\n([^\W\d_A-Z]+)(?=[^\w-]|$)", re.UNICODE)
+_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def dehyphenate(text: str) -> str:
+    """Rejoins words broken by a hyphen at a line end, only where the document itself shows the answer.
+
+    "inter-\\nnational" becomes "international" if "international" occurs elsewhere in the text, and
+    "well-\\nknown" becomes "well-known" if that spelling occurs elsewhere. Without evidence the hyphen is kept
+    and only the line break goes ("knowl-edge"): never a word glued that should not be, never text lost.
+    """
+    if "-\n" not in text:
+        return text
+    vocabulary = {w.lower() for w in _WORDS.findall(_HYPHEN_BREAK.sub(" ", text))}
+
+    def join(match: re.Match[str]) -> str:
+        left, right = match.group(1), match.group(2)
+        if (left + right).lower() in vocabulary:
+            return left + right
+        return f"{left}-{right}"
+
+    return _HYPHEN_BREAK.sub(join, text)
+
+
+# Lines that are site furniture rather than content (matched on the whole line, case-insensitive). Sources:
+# the C4 policy phrases (TFDS c4_utils) and common consent / navigation / copyright lines.
+BOILERPLATE_LINES = [
+    r"(?:this (?:web)?site|we) uses? cookies\b.*",
+    r"(?:by (?:continuing|using) (?:to (?:use|browse) )?this (?:web)?site).*",
+    r"(?:accept|allow|reject|manage) (?:all )?cookies.*",
+    r"(?:©|\(c\)|copyright)\s*(?:\d{4}[-–]?)?\d{0,4}.{0,80}all rights reserved\.?",
+    r"all rights reserved\.?",
+    r"(?:skip to (?:main )?content|back to top|scroll to top|toggle navigation|main menu|jump to navigation)",
+    r"(?:home|about(?: us)?|contact(?: us)?|login|log in|sign in|sign up|register|search|menu|subscribe)"
+    r"(?:\s*[|/·•>»]\s*(?:home|about(?: us)?|contact(?: us)?|login|log in|sign in|sign up|register|search"
+    r"|menu|subscribe|blog|news|faq|help|privacy(?: policy)?|terms(?: of (?:use|service))?))+",
+    r"(?:share (?:this|on)|follow us on|like us on)\s*(?:facebook|twitter|x|linkedin|instagram|email)?.{0,40}",
+    r"(?:click here|read more|continue reading|load more)(?: \W*)?",
+    r"(?:privacy policy|terms of (?:use|service)|cookie policy)(?:\s*[|·•]\s*\w[\w ]{0,30})*",
+]
+_BOILERPLATE = re.compile(r"^(?:" + "|".join(BOILERPLATE_LINES) + r")$", re.IGNORECASE)
+
+
+def remove_boilerplate_lines(text: str) -> tuple[str, int]:
+    """Drops whole lines that are cookie banners, copyright footers or navigation; returns (text, lines removed)."""
+    kept, removed = [], 0
+    for line in text.split("\n"):
+        if line and len(line) < 300 and _BOILERPLATE.match(line.strip()):
+            removed += 1
+        else:
+            kept.append(line)
+    return "\n".join(kept), removed

@@ -1,19 +1,40 @@
-"""Heuristic quality rules (pure functions, no Beam): each returns None to keep or a stable drop reason."""
+"""Shared pieces of the quality rules (pure, no Beam): word splitting, symbol words, the document-size rule."""
 
 from __future__ import annotations
 
 import re
 
 _WORD = re.compile(r"\S+")
+# ASCII and common Unicode punctuation: a "word" made only of these is a symbol, not a word (Gopher counts
+# words that are not pure symbols).
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~‘’“”–—…«»•·§¶†‡°"
+_SYMBOL_WORD = re.compile(r"(?<!\S)[" + re.escape(PUNCTUATION) + r"]+(?!\S)")
+# A word with no letter in any script: only digits, underscores and non-word characters ("1983", "(2012)", "&").
+_NON_ALPHA_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
 
 
 def words_of(text: str) -> list[str]:
-    """Whitespace-delimited words (what Gopher counts; cheap and language-agnostic)."""
+    """Whitespace-delimited words (cheap and language-agnostic)."""
     return _WORD.findall(text)
 
 
+def is_symbol(word: str) -> bool:
+    """True for a token made only of punctuation (e.g. '&', '--', '§')."""
+    return not word.strip(PUNCTUATION)
+
+
+def symbol_words(text: str) -> list[str]:
+    """The words of ``text`` made only of punctuation (found by one regex pass, not a Python loop)."""
+    return _SYMBOL_WORD.findall(text)
+
+
+def non_alpha_words(text: str) -> int:
+    """How many words of ``text`` contain no letter (one regex pass)."""
+    return sum(1 for _ in _NON_ALPHA_WORD.finditer(text))
+
+
 def word_count_reason(n_words: int, min_words: int, max_words: int) -> str | None:
-    """Gopher (Rae et al. 2021, App. A.1): keep documents with 50 to 100,000 words."""
+    """Gopher (Rae et al. 2021, App. A.1.1): keep documents with 50 to 100,000 words."""
     if n_words < min_words:
         return "gopher/short_doc"
     if n_words > max_words:

@@ -7,14 +7,30 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.curate.config import CurateConfig, SourceConfig
+from pipeline.curate.config import RuleConfig, SourceConfig
 from pipeline.curate.transforms import Clean, ExactDedup, ReadSources
 from pipeline.documents import Document
 
-GOOD = ("The quick brown fox jumps over the lazy dog while the farmer watches from the porch of his "
-        "old house. ") * 5
-GERMAN = ("Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer von der Veranda "
-          "seines alten Hauses aus zusieht. ") * 5
+GOOD = (
+    "The river rises in the hills to the north of the town and flows slowly through farmland before it "
+    "reaches the sea. In spring the water is high and cold, and the farmers wait for it to fall before they "
+    "plant their fields. Most of the old mills along its banks have been turned into houses, but one still "
+    "grinds flour for the bakery in the square. Visitors come in summer to walk the path that follows the "
+    "water from the bridge to the harbour, and the cafes stay open late. In winter the town is quiet again."
+)
+OTHER = (
+    "The council met on Tuesday evening to discuss the budget for the coming year. Members agreed that the "
+    "library should stay open on Sundays and that the swimming pool needs a new roof before the winter. A "
+    "proposal to raise parking fees in the centre was rejected after a long debate with local shop owners. "
+    "The mayor said the town would apply for a national grant to repair the old railway station, which has "
+    "been closed since the line was moved to the coast. The next meeting will be held in March."
+)
+GERMAN = (
+    "Der Ausschuss hat am Dienstag den Haushalt für das kommende Jahr beraten und beschlossen, dass die "
+    "Stadt mehr Geld für Schulen, Straßen und das neue Krankenhaus ausgeben wird. Die Bürger konnten ihre "
+    "Fragen stellen, und viele sprachen über die Preise für Wohnungen in der Innenstadt und am Fluss. "
+    "Der Bürgermeister versprach, im Herbst einen neuen Plan für den Verkehr vorzulegen."
+)
 
 
 def _doc(doc_id, text, source="web"):
@@ -46,7 +62,7 @@ def test_read_sources_sends_bad_records_to_dead_letter(tmp_path):
 
 
 def test_clean_tags_each_doc_with_first_failing_rule():
-    rules = {"web": CurateConfig().rules}
+    rules = {"web": RuleConfig()}
     docs = [_doc("en", GOOD), _doc("short", "Too short to keep."), _doc("de", GERMAN)]
     with BeamTestPipeline() as p:
         out = p | beam.Create(docs) | Clean(rules)
@@ -58,10 +74,10 @@ def test_clean_tags_each_doc_with_first_failing_rule():
     assert counters["gopher/short_doc"] == 1 and counters["language/unwanted"] == 1 and counters["kept"] == 1
 
 
-def test_exact_dedup_keeps_lowest_source_and_id():
+def test_exact_dedup_keeps_lowest_source_and_id(tmp_path):
     docs = [_doc("9", GOOD, "web"), _doc("2", GOOD, "web"), _doc("1", GOOD, "zzz"), _doc("5", GERMAN, "web")]
     with BeamTestPipeline() as p:
-        out = p | beam.Create(docs) | ExactDedup()
+        out = p | beam.Create(docs) | ExactDedup(str(tmp_path / "park"))
         assert_that(out.unique | beam.Map(lambda d: (d.source, d.id)), equal_to([("web", "2"), ("web", "5")]),
                     label="unique")
         assert_that(

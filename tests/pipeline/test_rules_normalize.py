@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from pipeline.rules.normalize import normalize_text
+from pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,50 @@ def test_normalize_is_idempotent_and_nfc():
     once = normalize_text(text)
     assert normalize_text(once) == once
     assert unicodedata.is_normalized("NFC", once)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        # joined only where the document itself uses the joined word
+        ("the inter-\nnational trade and international law", "the international trade and international law"),
+        # the hyphenated spelling elsewhere wins: the hyphen stays, the line break goes
+        ("a well-\nknown fact that is well-known", "a well-known fact that is well-known"),
+        # no evidence: keep the hyphen (never glue two words wrongly)
+        ("knowl-\nedge is power", "knowl-edge is power"),
+        # numbers and capitalised second parts are not broken words
+        ("pages 12-\n13 and Jean-\nPaul", "pages 12-\n13 and Jean-\nPaul"),
+    ],
+)
+def test_dehyphenate(raw, expected):
+    assert dehyphenate(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Home | About | Contact",
+        "We use cookies to improve your experience.",
+        "This website uses cookies.",
+        "© 2023 Acme Corp. All rights reserved.",
+        "Copyright 2019 Example Media, all rights reserved",
+        "Skip to main content",
+        "Share on Facebook",
+        "Privacy Policy | Terms of Use",
+    ],
+)
+def test_boilerplate_lines_are_removed(line):
+    text, removed = remove_boilerplate_lines(f"{line}\nThe article itself starts here.")
+    assert (text, removed) == ("The article itself starts here.", 1)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "The court held that cookies left on a device are personal data under the directive.",
+        "All rights reserved under the treaty remain with the member states, the court said.",
+        "Contact tracing began in March.",
+    ],
+)
+def test_content_lines_stay(line):
+    assert remove_boilerplate_lines(line) == (line, 0)

@@ -1,0 +1,96 @@
+"""C4 line and page rules (Raffel et al. 2020, §2.2; TFDS ``c4_utils.py``), pure functions.
+
+The line rules *clean* a page (they drop lines); the page rules drop the whole page. The bad-words list
+rule is left out: it needs a download, and domain text (anatomy, criminal law) trips it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# TFDS c4_utils: Wikipedia-style citation markers are removed before the line checks.
+CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
+# C4: "we only retained lines that ended in a terminal punctuation mark (i.e. a period, exclamation mark,
+# question mark, or end quotation mark)".
+TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’")
+# TFDS c4_utils: lines mentioning these policy phrases are boilerplate.
+POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
+                     "use cookies")
+# A sentence ends at . ! or ? followed by a space or the end of the line (a cheap stand-in for the punkt
+# tokenizer TFDS uses; it does not split "Dr. Smith" correctly but only counts have to be close).
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)")
+
+
+def count_sentences(line: str) -> int:
+    """Number of sentence ends in a line (at least 1 for a non-empty line)."""
+    return max(len(_SENTENCE_END.findall(line)), 1 if line.strip() else 0)
+
+
+def c4_clean(
+    text: str,
+    signals: dict[str, Any],
+    *,
+    terminal_punct: bool = True,
+    min_words_per_line: int = 3,
+    max_word_length: int = 1000,
+    remove_javascript: bool = True,
+    remove_policy: bool = True,
+    remove_citations: bool = True,
+) -> str:
+    """C4's line filter: returns the page with the failing lines removed (empty when none survive)."""
+    kept: list[str] = []
+    dropped = {"no_terminal_punct": 0, "few_words": 0, "long_word": 0, "javascript": 0, "policy": 0}
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        words = line.split()
+        if max_word_length and any(len(w) > max_word_length for w in words):
+            dropped["long_word"] += 1
+            continue
+        if remove_citations:
+            line = CITATION.sub("", line).rstrip()
+        if terminal_punct and (not line.endswith(TERMINAL_PUNCTUATION) or line.endswith("...")):
+            dropped["no_terminal_punct"] += 1
+            continue
+        if len(words) < min_words_per_line:
+            dropped["few_words"] += 1
+            continue
+        lower = line.lower()
+        if remove_javascript and "javascript" in lower:
+            dropped["javascript"] += 1
+            continue
+        if remove_policy and any(p in lower for p in POLICY_SUBSTRINGS):
+            dropped["policy"] += 1
+            continue
+        kept.append(line)
+    signals["c4_lines_dropped"] = {k: v for k, v in dropped.items() if v}
+    return "\n".join(kept)
+
+
+def c4_page(
+    original: str,
+    cleaned: str,
+    signals: dict[str, Any],
+    *,
+    min_sentences: int = 5,
+    lorem_ipsum: bool = True,
+    curly_bracket: bool = True,
+) -> str | None:
+    """C4's page rules on the page before (bracket, lorem ipsum) and after (sentences) line cleaning."""
+    lower = original.lower()
+    if lorem_ipsum and "lorem ipsum" in lower:
+        return "c4/lorem_ipsum"
+    if curly_bracket and "{" in original:
+        return "c4/curly_bracket"
+    if not cleaned:
+        lines_dropped = signals.get("c4_lines_dropped", {})
+        if lines_dropped and max(lines_dropped, key=lines_dropped.get) == "no_terminal_punct":
+            return "c4/no_terminal_punct"
+        return "c4/no_lines_left"
+    sentences = sum(count_sentences(line) for line in cleaned.split("\n"))
+    signals["c4_sentences"] = sentences
+    if sentences < min_sentences:
+        return "c4/too_few_sentences"
+    return None

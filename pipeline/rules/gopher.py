@@ -1,0 +1,186 @@
+"""Gopher quality and repetition rules (Rae et al. 2021, "Scaling Language Models", App. A.1.1, Table A1).
+
+Pure functions over a document's text and words; each returns None (keep) or a stable reason, and writes the
+measured values into ``signals``. Thresholds come from the caller's config; defaults there are the paper's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from pipeline.rules.quality import non_alpha_words, symbol_words
+
+# Gopher's stop-word filter: a document must contain at least two of these English words.
+GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+_STOP_WORD = re.compile(r"\b(?:" + "|".join(sorted(GOPHER_STOP_WORDS)) + r")\b")
+_PARAGRAPHS = re.compile(r"\n{2,}")
+
+
+def gopher_quality(
+    text: str,
+    words: list[str],
+    signals: dict[str, Any],
+    *,
+    min_mean_word_length: float | None,
+    max_mean_word_length: float | None,
+    max_symbol_word_ratio: float | None,
+    max_bullet_lines_ratio: float | None,
+    max_ellipsis_lines_ratio: float | None,
+    min_alpha_words_ratio: float | None,
+    min_stop_words: int | None,
+) -> str | None:
+    """The Gopher quality filter; a None threshold switches that check off."""
+    n_words = max(len(words), 1)
+    symbols = symbol_words(text)
+    # Mean length of the words that are not pure symbols.
+    mean_len = (sum(map(len, words)) - sum(map(len, symbols))) / max(len(words) - len(symbols), 1)
+    signals["mean_word_length"] = round(mean_len, 3)
+    if min_mean_word_length is not None and mean_len < min_mean_word_length:
+        return "gopher/mean_word_length_low"
+    if max_mean_word_length is not None and mean_len > max_mean_word_length:
+        return "gopher/mean_word_length_high"
+
+    hash_ratio = text.count("#") / n_words
+    ellipsis_ratio = (text.count("...") + text.count("…")) / n_words
+    signals["hash_ratio"], signals["ellipsis_ratio"] = round(hash_ratio, 4), round(ellipsis_ratio, 4)
+    if max_symbol_word_ratio is not None and hash_ratio > max_symbol_word_ratio:
+        return "gopher/too_many_hashes"
+    if max_symbol_word_ratio is not None and ellipsis_ratio > max_symbol_word_ratio:
+        return "gopher/too_many_ellipsis"
+
+    lines = [line for line in text.split("\n") if line.strip()] or [""]
+    bullets = sum(line.lstrip().startswith(("•", "-", "*", "·", "‣", "◦")) for line in lines) / len(lines)
+    end_ellipsis = sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
+    signals["bullet_lines_ratio"], signals["ellipsis_lines_ratio"] = round(bullets, 4), round(end_ellipsis, 4)
+    if max_bullet_lines_ratio is not None and bullets > max_bullet_lines_ratio:
+        return "gopher/too_many_bullets"
+    if max_ellipsis_lines_ratio is not None and end_ellipsis > max_ellipsis_lines_ratio:
+        return "gopher/too_many_end_ellipsis"
+
+    alpha = (len(words) - non_alpha_words(text)) / n_words
+    signals["alpha_words_ratio"] = round(alpha, 4)
+    if min_alpha_words_ratio is not None and alpha < min_alpha_words_ratio:
+        return "gopher/few_alpha_words"
+
+    stop = len(set(_STOP_WORD.findall(text.lower())))
+    signals["stop_words"] = stop
+    if min_stop_words is not None and stop < min_stop_words:
+        return "gopher/few_stop_words"
+    return None
+
+
+def duplicate_fraction(items: list[str]) -> tuple[float, int]:
+    """(fraction of items that repeat an earlier one, characters in those repeats)."""
+    seen: set[str] = set()
+    dup_items = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup_items += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    return dup_items / max(len(items), 1), dup_chars
+
+
+def ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
+    """One 64-bit hash per word n-gram (position i covers words i..i+n-1); wraps around on overflow."""
+    h = word_hashes[: len(word_hashes) - n + 1].copy()
+    for k in range(1, n):
+        h *= np.uint64(1_000_003)
+        h ^= word_hashes[k: len(word_hashes) - n + 1 + k]
+    return h
+
+
+def _groups(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions sorted by n-gram value, the index in that order where each group of equal n-grams starts)."""
+    order = np.argsort(grams)
+    ranked = grams[order]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    return order, starts
+
+
+def top_ngram_char_fraction(word_hashes: np.ndarray, lengths: np.ndarray, n: int, n_chars: int) -> float:
+    """Characters of the most frequent word n-gram (its words and inner spaces, at every occurrence) / all."""
+    if len(word_hashes) < n:
+        return 0.0
+    order, starts = _groups(ngram_hashes(word_hashes, n))
+    counts = np.diff(np.append(starts, len(order)))
+    best = int(np.argmax(counts))
+    if counts[best] < 2:
+        return 0.0
+    start = int(order[starts[best]])
+    return (int(lengths[start:start + n].sum()) + n - 1) * int(counts[best]) / n_chars
+
+
+def duplicate_ngram_char_fraction(word_hashes: np.ndarray, lengths: np.ndarray, n: int, n_chars: int) -> float:
+    """Characters of words inside any repeated occurrence of a word n-gram / all characters.
+
+    The first occurrence of an n-gram is not a repeat; overlapping repeats are counted once (a per-word
+    coverage mask), as the paper asks.
+    """
+    n_grams = len(word_hashes) - n + 1
+    if n_grams < 2:
+        return 0.0
+    order, starts = _groups(ngram_hashes(word_hashes, n))
+    if len(starts) == n_grams:
+        return 0.0  # every n-gram is distinct
+    # The earliest position of each group is the original; every other position is a repeat.
+    earliest = np.minimum.reduceat(order, starts)
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n_grams)))
+    repeats = order[order != earliest[group]]
+    # Mark words [i, i+n) of every repeat: +1 at i, -1 at i+n, then a running sum.
+    size = len(word_hashes) + 1
+    delta = np.bincount(repeats, minlength=size) - np.bincount(repeats + n, minlength=size)
+    covered = np.cumsum(delta[:-1]) > 0
+    return int(lengths[covered].sum()) / n_chars
+
+
+def gopher_repetition(
+    text: str,
+    words: list[str],
+    signals: dict[str, Any],
+    *,
+    max_dup_line_frac: float | None,
+    max_dup_para_frac: float | None,
+    max_dup_line_char_frac: float | None,
+    max_dup_para_char_frac: float | None,
+    max_top_ngram_char_frac: dict[int, float],
+    max_dup_ngram_char_frac: dict[int, float],
+) -> str | None:
+    """The Gopher repetition filter (Table A1): duplicate lines/paragraphs and repeated word n-grams."""
+    n_chars = max(len(text), 1)
+    paragraphs = [p for p in _PARAGRAPHS.split(text.strip()) if p] if "\n\n\n" in text else text.strip().split("\n\n")
+    para_frac, para_chars = duplicate_fraction(paragraphs)
+    signals["dup_para_frac"], signals["dup_para_char_frac"] = round(para_frac, 4), round(para_chars / n_chars, 4)
+    if max_dup_para_frac is not None and para_frac > max_dup_para_frac:
+        return "gopher_rep/dup_para_frac"
+    if max_dup_para_char_frac is not None and para_chars / n_chars > max_dup_para_char_frac:
+        return "gopher_rep/dup_para_char_frac"
+    lines = [line for line in text.strip().split("\n") if line]
+    line_frac, line_chars = duplicate_fraction(lines)
+    signals["dup_line_frac"], signals["dup_line_char_frac"] = round(line_frac, 4), round(line_chars / n_chars, 4)
+    if max_dup_line_frac is not None and line_frac > max_dup_line_frac:
+        return "gopher_rep/dup_line_frac"
+    if max_dup_line_char_frac is not None and line_chars / n_chars > max_dup_line_char_frac:
+        return "gopher_rep/dup_line_char_frac"
+
+    # n-grams as combined 64-bit word hashes, vectorized with numpy: no Python loop over positions.
+    ids = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    for n, limit in sorted(max_top_ngram_char_frac.items()):
+        frac = top_ngram_char_fraction(ids, lengths, n, n_chars)
+        signals[f"top_{n}_gram_char_frac"] = round(frac, 4)
+        if frac > limit:
+            return f"gopher_rep/top_{n}_gram"
+    for n, limit in sorted(max_dup_ngram_char_frac.items()):
+        frac = duplicate_ngram_char_fraction(ids, lengths, n, n_chars)
+        signals[f"dup_{n}_gram_char_frac"] = round(frac, 4)
+        if frac > limit:
+            return f"gopher_rep/dup_{n}_gram"
+        if frac == 0.0:
+            # No repeated n-gram means no repeated longer n-gram either: the remaining checks would pass.
+            break
+    return None
