@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from dapt.errors import UserError
 from pipeline.documents import shard_paths
 from pipeline.select.config import SelectConfig
+from pipeline.select.dedup import LineDedup, NearDedup
 from pipeline.select.transforms import (
     BOILERPLATE_ONLY,
     CONTAMINATED,
@@ -25,8 +26,6 @@ from pipeline.select.transforms import (
     NOT_SELECTED,
     CountFates,
     Decontaminate,
-    LineDedup,
-    NearDedup,
     ReadDocuments,
     RouteDomains,
     ScoreQuality,

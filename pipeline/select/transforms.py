@@ -1,4 +1,6 @@
-"""Composite PTransforms of the select stage: read, score, near-dedup, select, write, count.
+"""Composite PTransforms of the select stage: read, score, decontaminate, route, select, write, count.
+
+The two dedup transforms (NearDedup, LineDedup) live in ``pipeline.select.dedup``.
 
 Every document ends in exactly one *fate* (kept, near_duplicates, not_selected, ...); `CountFates` sums
 them per source in documents and whitespace words, so the stats reconcile with what was read.
@@ -20,15 +22,7 @@ from apache_beam.transforms.stats import ApproximateQuantiles
 
 from pipeline.documents import Document
 from pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
-from pipeline.rules.lines import line_keys, remove_lines
-from pipeline.rules.minhash import MinHasher, choose_survivor, connected_components
-from pipeline.select.config import (
-    DecontamConfig,
-    LineDedupConfig,
-    NearDedupConfig,
-    RoutingConfig,
-    SelectionConfig,
-)
+from pipeline.select.config import DecontamConfig, RoutingConfig, SelectionConfig
 
 log = logging.getLogger(__name__)
 
@@ -110,62 +104,6 @@ class ScoreQuality(beam.PTransform):
 
     def expand(self, docs):
         return docs | "Score" >> beam.ParDo(_ScoreFn(self.model_path))
-
-
-class _RemoveLinesFn(beam.DoFn):
-    def __init__(self, cfg: LineDedupConfig):
-        self.cfg = cfg
-
-    def process(self, doc: Document, frequent: dict[tuple[str, int], int]):
-        if doc.domain not in self.cfg.domains:
-            yield doc
-            return
-        text, n_lines, n_words = remove_lines(doc.text, _SourceLines(frequent, doc.source))
-        if not n_lines:
-            yield doc
-            return
-        doc = doc.replace(text=text, signals={**doc.signals, REMOVED_LINES: {"lines": n_lines, "words": n_words}})
-        if word_count(text) < self.cfg.min_words_after:
-            yield beam.pvalue.TaggedOutput(BOILERPLATE_ONLY, doc)
-        else:
-            yield doc
-
-
-class _SourceLines:
-    """The frequent-line side input seen as a set of one source's line keys."""
-
-    def __init__(self, frequent: dict[tuple[str, int], int], source: str):
-        self.frequent, self.source = frequent, source
-
-    def __contains__(self, key: int) -> bool:
-        return (self.source, key) in self.frequent
-
-
-class LineDedup(beam.PTransform):
-    """Removes lines that occur in more than K documents of a source -> {"kept", "boilerplate_only", "lines"}.
-
-    Line counts are a CombinePerKey over (source, line key); only the frequent lines (few: navigation,
-    banners) travel to the workers as a side input.
-    """
-
-    def __init__(self, cfg: LineDedupConfig):
-        super().__init__()
-        self.cfg = cfg
-
-    def expand(self, docs):
-        cfg = self.cfg
-        frequent = (
-            docs
-            | "LineDedupDomains" >> beam.Filter(lambda d: d.domain in cfg.domains)
-            | "LineKeys" >> beam.FlatMap(lambda d: (((d.source, k), 1) for k in line_keys(d.text)))
-            | "DocsPerLine" >> beam.CombinePerKey(sum)
-            | "Frequent" >> beam.Filter(lambda kv: kv[1] > cfg.max_docs)
-        )
-        out = docs | "RemoveLines" >> beam.ParDo(_RemoveLinesFn(cfg), beam.pvalue.AsDict(frequent)).with_outputs(
-            BOILERPLATE_ONLY, main=KEPT
-        )
-        lines = frequent | "FrequentPerSource" >> beam.Map(lambda kv: (kv[0][0], 1)) | "CountLines" >> beam.CombinePerKey(sum)
-        return {KEPT: out[KEPT], BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
 
 
 class _DecontamFn(beam.DoFn):
@@ -253,131 +191,6 @@ class RouteDomains(beam.PTransform):
         out = docs | "Route" >> beam.ParDo(_RouteFn(self.cfg, self.model_path)).with_outputs("moved", main=KEPT)
         moved = out["moved"] | "MovedOnes" >> beam.Map(lambda k: (k, 1)) | "CountMoved" >> beam.CombinePerKey(sum)
         return {KEPT: out[KEPT], "moved": moved}
-
-
-class _BandKeysFn(beam.DoFn):
-    """Document -> one ((band, band hash), (node, score, signature bytes)) per LSH band.
-
-    The signature rides along only when candidates are verified (verify_min_jaccard > 0): 4 bytes per hash.
-    """
-
-    def __init__(self, cfg: NearDedupConfig):
-        self.hasher = MinHasher(ngram=cfg.ngram, bands=cfg.bands, rows=cfg.rows, seed=cfg.seed)
-        self.verify = cfg.verify_min_jaccard > 0
-        self.coeffs = None
-
-    def setup(self):
-        self.coeffs = self.hasher.coefficients()
-
-    def process(self, doc: Document):
-        sig = self.hasher.signature(doc.text, self.coeffs)
-        member = (node_of(doc), quality_of(doc), sig.tobytes() if self.verify else b"")
-        for key in self.hasher.band_keys(sig):
-            yield key, member
-
-
-# Buckets up to this size are verified all-pairs (row by row, O(n^2 * hashes) compares); larger ones (rare:
-# thousands of near-identical pages in one band) only against their smallest member, bounding the work.
-_ALL_PAIRS_MAX = 3000
-
-
-def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float, bytes]]], min_jaccard: float):
-    """A band bucket -> edges ((node, score), (node, score)) between members, spanning-forest only.
-
-    Unverified (min_jaccard == 0): star edges to the smallest member, as datatrove. Verified: only pairs
-    whose signatures agree on at least ``min_jaccard`` of the hashes are joined.
-    """
-    members = sorted(set(bucket[1]))
-    if len(members) < 2:
-        return
-    nodes = [(m[0], m[1]) for m in members]
-    if min_jaccard <= 0:
-        for other in nodes[1:]:
-            yield (nodes[0], other)
-        return
-    sigs = np.stack([np.frombuffer(m[2], dtype=np.uint32) for m in members])
-    parent = list(range(len(members)))  # union-find inside the bucket: emit a spanning forest, not all pairs
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(members) if len(members) <= _ALL_PAIRS_MAX else 1):
-        similar = (sigs[i + 1 :] == sigs[i]).mean(axis=1) >= min_jaccard
-        for j in (np.nonzero(similar)[0] + i + 1).tolist():
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-                yield (nodes[i], nodes[j])
-
-
-def _clusters(edges: list[tuple[tuple[NodeId, float], tuple[NodeId, float]]]):
-    """All candidate edges (one worker, as datatrove's cluster stage) -> (node, (survivor, size)) per member."""
-    scores = {}
-    pairs = []
-    for (a, sa), (b, sb) in edges:
-        scores[a], scores[b] = sa, sb
-        pairs.append((a, b))
-    for members in connected_components(pairs).values():
-        survivor = choose_survivor(members, scores)
-        for m in members:
-            yield m, (survivor, len(members))
-
-
-def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
-    node, parts = joined
-    for doc in parts["doc"]:
-        if not parts["cluster"]:
-            yield doc
-            continue
-        survivor, size = parts["cluster"][0]
-        signals = {**doc.signals, CLUSTER_SIZE: size}
-        if survivor == node:
-            yield doc.replace(signals=signals)
-        else:
-            signals[DUPLICATE_OF] = {"id": survivor[0], "source": survivor[1]}
-            yield beam.pvalue.TaggedOutput(NEAR_DUPLICATE, doc.replace(signals=signals))
-
-
-class NearDedup(beam.PTransform):
-    """MinHash-LSH near-duplicate removal -> {"kept", "near_duplicates", "cluster_sizes"}.
-
-    Band keys are grouped by a shuffle (GroupByKey), candidate edges are collected on one worker for the
-    connected components (as datatrove's stage 3), and the survivor choice is joined back to the documents
-    by id (CoGroupByKey), so no worker ever holds the documents of the whole corpus.
-    """
-
-    def __init__(self, cfg: NearDedupConfig):
-        super().__init__()
-        self.cfg = cfg
-
-    def expand(self, docs):
-        edges = (
-            docs
-            | "BandKeys" >> beam.ParDo(_BandKeysFn(self.cfg))
-            | "GroupByBand" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.FlatMap(_bucket_edges, self.cfg.verify_min_jaccard)
-            | "DistinctEdges" >> beam.Distinct()
-        )
-        membership = (
-            edges
-            | "AllEdges" >> beam.combiners.ToList()
-            | "Components" >> beam.FlatMap(_clusters)
-        )
-        keyed = docs | "KeyById" >> beam.Map(lambda d: (node_of(d), d))
-        out = (
-            {"doc": keyed, "cluster": membership}
-            | "JoinClusters" >> beam.CoGroupByKey()
-            | "ApplyClusters" >> beam.FlatMap(_apply_clusters).with_outputs(NEAR_DUPLICATE, main=KEPT)
-        )
-        sizes = (
-            membership
-            | "ClusterRoots" >> beam.Filter(lambda kv: kv[0] == kv[1][0])
-            | "ClusterSize" >> beam.Map(lambda kv: kv[1][1])
-        )
-        return {KEPT: out[KEPT], NEAR_DUPLICATE: out[NEAR_DUPLICATE], "cluster_sizes": sizes}
 
 
 def threshold_from_quantiles(quantiles: list[float], keep_fraction: float) -> float:

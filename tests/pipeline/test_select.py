@@ -14,8 +14,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from dapt.errors import UserError
 from pipeline.documents import Document, iter_documents, write_documents
 from pipeline.select.config import NearDedupConfig, SelectConfig, SelectionConfig
-from pipeline.select.main import run_select
-from pipeline.select.transforms import QUALITY, NearDedup, SelectByQuality
+from pipeline.select.main import FATES, run_select
+from pipeline.select.dedup import NearDedup
+from pipeline.select.transforms import QUALITY, SelectByQuality
 
 
 def _text(rng: random.Random, n: int = 120) -> str:
@@ -81,12 +82,13 @@ def test_run_select_end_to_end_reconciles_and_writes_shards(tmp_path: Path, caps
     stats = json.loads((tmp_path / "selected" / "stats.json").read_text())
     for s in stats["sources"].values():
         for unit in ("docs", "words"):
-            assert s["in"][unit] == s["kept"][unit] + s["near_duplicates"][unit] + s["not_selected"][unit]
+            assert s["in"][unit] == sum(s[fate][unit] for fate in FATES)
     assert stats["clusters"]["histogram"] == {"2": 1, "3": 1}
     assert stats["sources"]["web"]["kept_token_fraction"] == pytest.approx(8 / 10)
     manifest = json.loads((tmp_path / "selected" / "manifest.json").read_text())
     assert manifest["stage"] == "select" and len(manifest["inputs"]["shards"]) == 2
-    assert "reconciled: True" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "near-duplicate clusters: 2 (size:count 2:1, 3:1)" in printed and "docs and words): True" in printed
 
 
 def test_fraction_below_one_without_a_model_is_a_user_error(tmp_path: Path):

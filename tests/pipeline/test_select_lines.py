@@ -10,7 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline.documents import Document
 from pipeline.rules.lines import line_key, line_keys, normalize_line, remove_lines
 from pipeline.select.config import LineDedupConfig
-from pipeline.select.transforms import LineDedup
+from pipeline.select.dedup import LineDedup
 
 
 @pytest.mark.parametrize(
