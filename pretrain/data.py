@@ -140,8 +140,13 @@ class MixtureSampler:
             np.lib.stride_tricks.sliding_window_view(t, width) if t.shape[0] >= width else None for t in self.files
         ]
         self.shares = np.array([s.share for s in self.sources], dtype=np.float64)
-        self._src = np.empty(0, dtype=np.int32)
-        self._local = np.empty(0, dtype=np.int64)
+        # The blending table, 3 bytes per sample: source of sample k, and its rank among its source's
+        # samples inside its block; a block's per-source counts before it give the rest of the index.
+        self._n = 0
+        self._src = np.empty(0, dtype=np.uint8 if len(self.sources) < 256 else np.uint16)
+        self._rank = np.empty(0, dtype=np.uint16)
+        self._starts = np.empty(0, dtype=np.int64)
+        self._bases = np.empty((0, len(self.sources)), dtype=np.int64)
         self._counts = np.zeros(len(self.sources), dtype=np.int64)
         self._perms: dict[int, tuple[int, np.ndarray]] = {}
         self._salts = [zlib.crc32(s.name.encode()) for s in self.sources]
@@ -150,18 +155,30 @@ class MixtureSampler:
     # -- blending ---------------------------------------------------------------------------------
     def _grow(self, k: int) -> None:
         """Extends the blending table (a function of the shares only) to cover sample k."""
-        while k >= len(self._src):
-            start = len(self._src)
+        while k >= self._n:
+            start = self._n
             block = min(_BLOCK, max(4096, start))  # small plans and tests need only a small table
             src, counts = build_blend(self.shares, block, self._counts, start)
-            # index of each sample within its source's stream: counts before the block + running rank
-            local = np.empty(block, dtype=np.int64)
+            rank = np.empty(block, dtype=np.uint16)  # block <= 65,536 samples
             for i in range(len(self.sources)):
                 mask = src == i
-                local[mask] = self._counts[i] + np.arange(int(mask.sum()))
-            self._src = np.concatenate([self._src, src])
-            self._local = np.concatenate([self._local, local])
+                rank[mask] = np.arange(int(mask.sum()))
+            if start + block > len(self._src):  # grow the buffers by doubling: O(1) amortised per sample
+                cap = max(2 * len(self._src), start + block)
+                self._src = np.concatenate([self._src[:start], np.empty(cap - start, dtype=self._src.dtype)])
+                self._rank = np.concatenate([self._rank[:start], np.empty(cap - start, dtype=np.uint16)])
+            self._src[start : start + block] = src
+            self._rank[start : start + block] = rank
+            self._starts = np.append(self._starts, start)
+            self._bases = np.vstack([self._bases, self._counts])
             self._counts = counts
+            self._n = start + block
+
+    def _locals(self, first: int, n: int, srcs: np.ndarray) -> np.ndarray:
+        """Index of samples first..first+n-1 within their sources' streams."""
+        ks = np.arange(first, first + n)
+        blocks = np.searchsorted(self._starts, ks, side="right") - 1
+        return self._bases[blocks, srcs] + self._rank[first : first + n]
 
     def source_of(self, k: int) -> int:
         """Index (into plan.active) of the source sample k is drawn from."""
@@ -185,12 +202,12 @@ class MixtureSampler:
         sliding-window view of its memory map, so one fancy index copies them all (uint -> int64).
         """
         n = out.shape[0]
-        if first + n > len(self._src):
+        if first + n > self._n:
             self._grow(first + n - 1)
-        srcs = self._src[first : first + n]
-        locs = self._local[first : first + n]
+        srcs = self._src[first : first + n].astype(np.int64)
+        locs = self._locals(first, n, srcs)
         epochs, chunks = np.divmod(locs, self._n_chunks_arr[srcs])
-        keys = srcs.astype(np.int64) << 40 | epochs
+        keys = srcs << 40 | epochs
         for key in np.unique(keys):
             rows = np.flatnonzero(keys == key)
             i, epoch = int(key >> 40), int(key & ((1 << 40) - 1))

@@ -113,7 +113,7 @@ def is_val(doc_id: str, source_stats: tuple[int, frozenset[str]], cfg: TokenizeC
 
 
 class EncodeDocs(beam.DoFn):
-    """Encodes a batch of documents with `encode_batch`; emits (source, (doc_id, is_val, ids, doc|None))."""
+    """Encodes a batch of documents with `encode_batch`; emits (source, (id, is_val, ids, val text, domain))."""
 
     def __init__(self, tokenizer_path: str, cfg: TokenizeConfig, dtype: str) -> None:
         self.tokenizer_path = tokenizer_path
@@ -138,7 +138,8 @@ class EncodeDocs(beam.DoFn):
             ids = np.asarray(enc.ids, dtype=self.dtype)
             n_tokens += ids.size
             val = is_val(doc.id, val_rules[doc.source], self.cfg)
-            yield doc.source, (doc.id, val, ids, doc if val else None, doc.domain)
+            # plain bytes and strings: Beam encodes them without pickling on the way to GroupByKey
+            yield doc.source, (doc.id, val, ids.tobytes(), doc.text if val else "", doc.domain)
         self.docs.inc(len(batch))
         self.tokens.inc(n_tokens)
 
@@ -164,11 +165,11 @@ class WriteSource(beam.DoFn):
         val_docs: list[Document] = []
         for split, want_val in (("train", False), ("val", True)):
             with TokenFileWriter(out / split / stem, self.dtype, self.eos_id) as writer:
-                for doc_id, val, ids, doc, _ in items:
+                for doc_id, val, ids, text, doc_domain in items:
                     if val == want_val:
-                        writer.add(ids)
-                        if doc is not None:
-                            val_docs.append(doc)
+                        writer.add(np.frombuffer(ids, dtype=self.dtype))
+                        if val:
+                            val_docs.append(Document(id=doc_id, text=text, source=source, domain=doc_domain))
             summary[f"{split}_tokens"], summary[f"{split}_docs"] = writer.n_tokens, writer.n_docs
         write_documents(out / "val_text" / f"{stem}.jsonl.gz", val_docs)
         summary["val_bytes"] = sum(len(d.text.encode("utf-8")) for d in val_docs)
