@@ -380,11 +380,14 @@ def run_pretrain(
                 state["stop_reason"] = "spikes"
                 emit({"event": "stop/spikes", "step": step})
                 break
-            spike_cursor = state["cursor"]
+            # counters live on across the rollback; the model, optimizer, means and position come back
+            spike_cursor, counts, rollbacks, skipped_before = state["cursor"], guard.counts, guard.rollbacks, state["skipped_samples"]
             restore(last_good)
+            guard.counts, guard.rollbacks = counts, rollbacks
             guard.record_rollback()
-            skipped = spike_cursor - state["cursor"]
-            state["skipped_samples"] += skipped * unit
+            skipped = spike_cursor - state["cursor"]  # micro-batches from the checkpoint to the spike
+            already = (skipped_before - state["skipped_samples"]) // unit  # spiking ones among them, counted
+            state["skipped_samples"] = skipped_before + (skipped - already) * unit
             state["cursor"] = spike_cursor  # skip the data window from the checkpoint to the spike
             emit({"event": "rollback", "step": state["step"], "from_step": step, "skipped_micro_batches": skipped})
             if rank == 0:

@@ -77,6 +77,15 @@ def tiny_config(**overrides) -> PretrainConfig:
     return PretrainConfig(**base)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine OpenMP spin-waits make 2 threads ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_inputs(tmp_path_factory.mktemp("inputs"))
@@ -144,3 +153,26 @@ def test_config_errors_name_the_key() -> None:
     with pytest.raises(ValueError, match="extra"):
         PretrainConfig(learning_rate=1e-3)
     assert PretrainConfig().model.n_layers == 12  # every field defaulted: an empty YAML section works
+
+
+def test_early_stopping_keeps_and_exports_the_best(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """min_delta so large that nothing after the first evaluation counts as better: stop after `patience`."""
+    from transformers import AutoModelForCausalLM
+
+    from pretrain.config import EarlyStoppingConfig
+    from pretrain.data import validation_batches
+
+    cfg = tiny_config(eval_interval=2, early_stopping=EarlyStoppingConfig(patience=2, min_delta=10.0), checkpoint_interval=100)
+    out = tmp_path / "model"
+    summary = run_pretrain(cfg, **inputs, out_dir=out, token_target=100 * 8 * SEQ)
+    assert summary["stop_reason"] == "early_stopping" and summary["stop_step"] == 6
+    assert summary["best_step"] == 2 and summary["exported"] == "best (step 2)"
+    vals = {r["step"]: r for r in read_metrics(out / "metrics.jsonl") if "val.monitored" in r}
+    assert sorted(vals) == [2, 4, 6] and vals[6]["val.monitored"] < vals[2]["val.monitored"]  # it still learnt
+    # the export holds the step-2 weights: its validation loss is the step-2 one, not the last one
+    model = AutoModelForCausalLM.from_pretrained(out / "hf")
+    with torch.no_grad():
+        losses = {g: np.mean([float(model(input_ids=torch.from_numpy(b), labels=torch.from_numpy(b)).loss)
+                              for b in validation_batches(inputs["tokens_dir"], g, SEQ, 8, 2)]) for g in ("domain", "general")}
+    assert np.mean(list(losses.values())) == pytest.approx(vals[2]["val.monitored"], rel=1e-4)
+    assert (out / "checkpoints" / "best").is_dir()

@@ -1,0 +1,122 @@
+"""EarlyStopping and SpikeGuard on their own, then a real run with an injected NaN, spike and poisoning."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from pretrain.config import EarlyStoppingConfig, SpikeConfig
+from pretrain.guards import GRAD_SPIKE, LOSS_SPIKE, NONFINITE_GRAD, NONFINITE_LOSS, EarlyStopping, SpikeGuard
+
+
+def test_early_stopping_patience_and_min_delta() -> None:
+    stop = EarlyStopping(EarlyStoppingConfig(patience=2, min_delta=0.05))
+    assert stop.update(3.0, 10) and stop.best_step == 10
+    assert not stop.update(2.97, 20)  # better, but not by more than min_delta
+    assert stop.update(2.90, 30) and stop.bad_evals == 0
+    assert not stop.update(2.89, 40) and not stop.should_stop
+    assert not stop.update(float("nan"), 50) and stop.should_stop
+    restored = EarlyStopping(EarlyStoppingConfig(patience=2, min_delta=0.05))
+    restored.load_state_dict(json.loads(json.dumps(stop.state_dict())))
+    assert (restored.best, restored.best_step, restored.bad_evals, len(restored.history)) == (2.90, 30, 2, 5)
+    assert restored.should_stop
+    assert not EarlyStopping(EarlyStoppingConfig(enabled=False, patience=1)).should_stop
+
+
+@pytest.mark.parametrize(
+    ("history", "loss", "expected"),
+    [
+        ([2.0] * 10, float("nan"), NONFINITE_LOSS),
+        ([2.0] * 10, float("inf"), NONFINITE_LOSS),
+        ([2.0] * 10, 6.5, LOSS_SPIKE),  # > 3 x the running mean
+        ([2.0] * 10, 5.9, None),
+        ([2.0] * 3, 100.0, None),  # fewer than warmup_steps good steps: no spike test yet
+    ],
+)
+def test_spike_guard_loss(history: list[float], loss: float, expected: str | None) -> None:
+    guard = SpikeGuard(SpikeConfig(loss_factor=3.0, warmup_steps=5))
+    for value in history:
+        guard.record_good(value, 1.0)
+    assert guard.check_loss(loss) == expected
+
+
+def test_spike_guard_grad_norm_and_rollback_rule() -> None:
+    guard = SpikeGuard(SpikeConfig(grad_factor=10.0, warmup_steps=2, rollback_after=3, rollback_within=5))
+    for _ in range(4):
+        guard.record_good(2.0, 0.5)
+    assert guard.check_grad_norm(4.0) is None and guard.check_grad_norm(6.0) == GRAD_SPIKE
+    assert guard.check_grad_norm(float("inf")) == NONFINITE_GRAD
+    assert not guard.record_spike(LOSS_SPIKE, 10)
+    assert not guard.record_spike(LOSS_SPIKE, 16)  # step 10 is out of the 5-step window now
+    assert not guard.record_spike(GRAD_SPIKE, 17)
+    assert guard.record_spike(NONFINITE_LOSS, 18)  # three within 5 steps: roll back
+    guard.record_rollback()
+    assert guard.rollbacks == 1 and guard.total == 4 and guard.counts[LOSS_SPIKE] == 2
+    restored = SpikeGuard(guard.cfg)
+    restored.load_state_dict(json.loads(json.dumps(guard.state_dict())))
+    assert restored.state_dict() == guard.state_dict()
+    assert SpikeGuard(SpikeConfig(enabled=False)).check_loss(float("nan")) is None
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_run_survives_nan_spike_and_poisoned_weights(tmp_path: Path) -> None:
+    """Step 5: NaN logits once -> skipped. Step 12: logits x 50 once -> loss spike, skipped.
+    Step 22: weights poisoned -> every batch spikes -> rolled back to step 20 and its data window skipped."""
+    from test_train import SEQ, make_inputs, read_metrics, tiny_config
+
+    from pretrain.train import run_pretrain
+
+    inputs = make_inputs(tmp_path)
+    fired: set[int] = set()
+
+    def once(module: torch.nn.Module, fn) -> None:
+        handle = None
+
+        def hook(mod, args, output):
+            handle.remove()
+            output.logits = fn(output.logits)
+            return output
+
+        handle = module.register_forward_hook(hook)
+
+    def inject(step: int, module: torch.nn.Module) -> None:
+        if step in fired:
+            return
+        if step == 5:
+            once(module, lambda x: x * float("nan"))
+        elif step == 12:
+            once(module, lambda x: x * 50.0)
+        elif step == 22:
+            with torch.no_grad():
+                for p in module.parameters():
+                    p.add_(torch.randn_like(p) * 5.0)
+        else:
+            return
+        fired.add(step)
+
+    cfg = tiny_config(spike=SpikeConfig(warmup_steps=5, loss_factor=3.0, rollback_after=3, rollback_within=5),
+                      checkpoint_interval=10, eval_interval=100)
+    out = tmp_path / "model"
+    summary = run_pretrain(cfg, **inputs, out_dir=out, token_target=30 * 8 * SEQ, step_hook=inject)
+    assert summary["stop_reason"] == "token_target" and summary["steps"] == 30
+    assert summary["spikes"][NONFINITE_LOSS] == 1
+    assert summary["spikes"][LOSS_SPIKE] == 1 + 3  # the injected one + the three poisoned batches
+    assert summary["rollbacks"] == 1
+    events = [r for r in read_metrics(out / "metrics.jsonl") if "event" in r]
+    assert [e["event"] for e in events] == [NONFINITE_LOSS, LOSS_SPIKE, LOSS_SPIKE, LOSS_SPIKE, LOSS_SPIKE, "rollback"]
+    rollback = events[-1]
+    assert rollback["step"] == 20 and rollback["from_step"] == 22 and rollback["skipped_micro_batches"] == 5
+    # skipped: 1 + 1 + 3 spiking micro-batches, and the 2 good ones between the checkpoint and the spike
+    assert summary["skipped_samples"] == (1 + 1 + 3 + 2) * 8
+    assert math.isfinite(summary["final_train_loss"]) and summary["final_train_loss"] < summary["initial_train_loss"] - 1.0
