@@ -214,10 +214,10 @@ class MixtureSampler:
             starts = self._perm(i, epoch)[chunks[rows]] * self.seq_len
             windows = self._windows[i]
             fits = starts < (len(windows) if windows is not None else 0)
+            if fits.any():
+                out[rows[fits]] = windows[starts[fits]]
             if fits.all():
-                out[rows] = windows[starts]
                 continue
-            out[rows[fits]] = windows[starts[fits]] if fits.any() else out[rows[fits]]
             tokens = self.files[i]
             for r, start in zip(rows[~fits], starts[~fits]):  # the last chunk of an epoch wraps round
                 out[r] = np.take(tokens, np.arange(start, start + self.seq_len + 1) % tokens.shape[0])

@@ -235,6 +235,12 @@ def run_tokenize(
     summaries = json.loads(part.read_text())
     part.unlink()
 
+    clashes = collections.defaultdict(list)
+    for s in summaries:
+        clashes[s["name"]].append(s["source"])
+    clashes = {stem: names for stem, names in clashes.items() if len(names) > 1}
+    if clashes:
+        raise UserError(f"sources {clashes} share a token file name; rename them so they differ in letters, digits, '.', '_' or '-'")
     sources = {s.pop("name"): s for s in summaries}
     for name, s in sources.items():
         if s["val_docs"] == 0:

@@ -175,3 +175,10 @@ def test_tokenize_missing_inputs_are_user_errors(tmp_path: Path, tokenizer_dir: 
     write_documents(tmp_path / "docs" / "a" / "part-0.jsonl.gz", make_docs("a", "legal", 2, 0))
     with pytest.raises(UserError, match="tokenizer.json"):
         run_tokenize(TokenizeConfig(), tmp_path / "docs", tmp_path, tmp_path / "out")
+
+
+def test_sources_whose_file_names_clash_are_a_user_error(tmp_path: Path, tokenizer_dir: Path) -> None:
+    for i, source in enumerate(("web/a", "web a")):  # both become the file name web_a
+        write_documents(tmp_path / "docs" / f"s{i}" / "part-0.jsonl.gz", make_docs(source, "general", 3, i))
+    with pytest.raises(UserError, match="share a token file name"):
+        run_tokenize(TokenizeConfig(), tmp_path / "docs", tokenizer_dir, tmp_path / "out")
