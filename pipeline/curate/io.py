@@ -100,16 +100,50 @@ def make_document(source: SourceConfig, doc_id: str, text: str, extra: dict[str,
     return Document(id=doc_id, text=text, source=source.name, domain=source.domain, signals=signals)
 
 
+class _ZstdLines(io.RawIOBase):
+    """A readable zstd stream that, unlike ``stream_reader``, raises EOFError when the input stops mid-frame."""
+
+    def __init__(self, path: str) -> None:
+        import zstandard
+
+        self._zstd = zstandard
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._dobj = zstandard.ZstdDecompressor().decompressobj()
+        self._buffer = b""
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, out) -> int:
+        while not self._buffer:
+            chunk = self._fh.read(1 << 20)
+            if not chunk:
+                if self._started and not self._dobj.eof:
+                    raise EOFError("zstd stream ended before the end of its frame")
+                return 0
+            self._started = True
+            self._buffer = self._dobj.decompress(chunk)
+            while self._dobj.eof and self._dobj.unused_data:  # concatenated frames
+                rest = self._dobj.unused_data
+                self._dobj = self._zstd.ZstdDecompressor().decompressobj()
+                self._buffer += self._dobj.decompress(rest)
+        n = min(len(out), len(self._buffer))
+        out[:n], self._buffer = self._buffer[:n], self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 def open_binary(path: str):
     """A binary file object, transparently decompressing .gz and .zst."""
     lower = path.lower()
     if lower.endswith(".gz"):
         return gzip.open(path, "rb")
     if lower.endswith((".zst", ".zstd")):
-        import zstandard
-
-        raw = open(path, "rb")  # noqa: SIM115 - closed with the reader below
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+        return io.BufferedReader(_ZstdLines(path), buffer_size=1 << 20)
     return open(path, "rb")  # noqa: SIM115
 
 
@@ -277,13 +311,17 @@ def read_warc(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[
         with open(path, "rb") as fh:
             records = ArchiveIterator(fh)
             for record in records:
-                offset = records.get_record_offset()
                 kind = record.rec_type
                 if kind not in ("response", "resource", "conversion"):
                     continue
+                # Read the payload before asking for the offset: get_record_offset() drains the record.
+                payload = record.content_stream().read()
+                offset = records.get_record_offset()
+                if getattr(record.raw_stream, "limit", 0) > 0:
+                    # Fewer bytes than the record's Content-Length: the file was cut inside this record.
+                    raise EOFError(f"record ends {record.raw_stream.limit} bytes short of its Content-Length")
                 uri = record.rec_headers.get_header("WARC-Target-URI") or ""
                 doc_id = record.rec_headers.get_header("WARC-Record-ID") or f"{Path(path).name}@{offset}"
-                payload = record.content_stream().read()
                 extra = {"url": uri, "warc_offset": offset}
                 if kind == "conversion":  # WET: the crawler's own text extraction
                     yield "doc", make_document(source, doc_id, payload.decode("utf-8", errors="replace"), extra)

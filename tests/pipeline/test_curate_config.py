@@ -8,27 +8,36 @@ from pipeline.curate.config import CurateConfig
 
 def test_empty_config_is_valid():
     cfg = CurateConfig()
-    assert cfg.sources == [] and cfg.rules.min_words == 50
+    assert cfg.sources == [] and cfg.rules == {} and cfg.direct_running_mode == "multi_processing"
 
 
-def test_source_rules_override_domain_and_global():
+def test_rules_resolve_published_then_domain_then_global_then_source():
     cfg = CurateConfig(
-        rules={"language_threshold": 0.5},
-        sources=[{"name": "a", "paths": ["x"], "rules": {"min_words": 5}}, {"name": "b", "paths": ["y"]}],
+        rules={"language": {"threshold": 0.5}, "c4": {"min_sentences": 3}},
+        sources=[
+            {"name": "a", "paths": ["x"], "rules": {"gopher_quality": {"min_words": 5}}},
+            {"name": "b", "domain": "legal", "paths": ["y"]},
+            {"name": "c", "domain": "medical", "paths": ["z"], "rules": {"c4": {"clean_lines": True}}},
+        ],
     )
-    a, b = (cfg.rules_for(s) for s in cfg.sources)
-    assert (a.min_words, a.language_threshold) == (5, 0.5)
-    assert (b.min_words, b.language_threshold) == (50, 0.5)
+    a, b, c = (cfg.rules_for(s) for s in cfg.sources)
+    assert (a.gopher_quality.min_words, a.language.threshold, a.c4.min_sentences) == (5, 0.5, 3)
+    assert a.gopher_quality.min_alpha_words_ratio == 0.8  # Gopher's published value
+    assert b.gopher_quality.min_alpha_words_ratio == 0.6  # the legal default
+    assert b.c4.clean_lines is False and b.c4.min_sentences == 3  # the user's global key wins over the domain
+    assert c.c4.clean_lines is True and c.gopher_quality.min_mean_word_length == 2.0
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
         ({"sourcez": []}, "sourcez"),
-        ({"sources": [{"name": "a", "paths": ["x"], "rules": {"min_wrds": 5}}]}, "min_wrds"),
+        ({"sources": [{"name": "a", "paths": ["x"], "rules": {"gopher_quality": {"min_wrds": 5}}}]}, "min_wrds"),
+        ({"rules": {"c4": {"min_sentence": 5}}}, "min_sentence"),
         ({"sources": [{"name": "a", "domain": "sports"}]}, "domain"),
         ({"sources": [{"name": "a"}, {"name": "a"}]}, "unique"),
-        ({"rules": {"min_words": 10, "max_words": 5}}, "lower min_words"),
+        ({"sources": [{"name": "a/b"}]}, "name"),
+        ({"rules": {"gopher_quality": {"min_words": 10, "max_words": 5}}}, "lower min_words"),
     ],
 )
 def test_mistakes_name_the_key(data, message):

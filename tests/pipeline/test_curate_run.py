@@ -1,15 +1,22 @@
-"""run_curate end to end on small temporary files: outputs exist and the stats reconcile exactly."""
+"""run_curate end to end, in one Beam run: the sample corpus (scored against its ground truth) plus a mixed
+input of JSONL, WARC and Parquet with every kind of bad input mixed in; the stats reconcile exactly."""
 
 import base64
 import gzip
+import io
 import json
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from dapt.errors import UserError
 from pipeline.curate.config import CurateConfig
 from pipeline.curate.main import run_curate
 from pipeline.documents import iter_documents
+from pipeline.sample import SOURCE_DOMAIN, SampleConfig, write_sample_corpus
 
 GOOD = (
     "The river rises in the hills to the north of the town and flows slowly through farmland before it "
@@ -25,24 +32,32 @@ OTHER = (
     "The mayor said the town would apply for a national grant to repair the old railway station, which has "
     "been closed since the line was moved to the coast. The next meeting will be held in March."
 )
-GERMAN = (
-    "Der Ausschuss hat am Dienstag den Haushalt für das kommende Jahr beraten und beschlossen, dass die "
-    "Stadt mehr Geld für Schulen, Straßen und das neue Krankenhaus ausgeben wird. Die Bürger konnten ihre "
-    "Fragen stellen, und viele sprachen über die Preise für Wohnungen in der Innenstadt und am Fluss. "
-    "Der Bürgermeister versprach, im Herbst einen neuen Plan für den Verkehr vorzulegen."
-)
+CONTACT = " Questions about the walk go to guide@river-town.example or (202) 555-0143."
+PAGE = f"<html><body><nav>Home | About</nav><article><h1>Council</h1><p>{OTHER}</p></article></body></html>"
 
 
-def _write_inputs(tmp_path):
-    web = tmp_path / "web.jsonl.gz"
-    with gzip.open(web, "wb") as fh:
-        for i, text in enumerate([GOOD, "short one", OTHER, GOOD]):
+def _mixed_inputs(root):
+    """web.jsonl.gz (good, duplicate, short, bad lines), a truncated gzip, an empty file, a WARC and a Parquet."""
+    root.mkdir()
+    with gzip.open(root / "web.jsonl.gz", "wb") as fh:
+        for i, text in enumerate([GOOD + CONTACT, "too short", GOOD + CONTACT]):
             fh.write(json.dumps({"id": f"w{i}", "text": text}).encode() + b"\n")
-        fh.write(b"\xff\xfe not utf-8\n")
-        fh.write(b'{"id": "w5"}\n')
-    legal = tmp_path / "legal.jsonl"
-    legal.write_text(json.dumps({"id": "l0", "text": "  " + GOOD}) + "\n" + "not json\n")
-    return web, legal
+        fh.write(b'{"id": "w3", "text": "caf\xe9 au lait"}\n')  # invalid UTF-8
+        fh.write(b"this is not json\n")
+        fh.write(b'{"id": "w5"}\n')  # missing text
+        fh.write(b'{"id": "w6", "text": ["a", "list"]}\n')  # non-string text
+    whole = gzip.compress(b"".join(json.dumps({"id": f"t{i}", "text": OTHER + f" Item {i}."}).encode() + b"\n"
+                                   for i in range(100)))
+    (root / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (root / "empty.jsonl").write_bytes(b"")
+    with open(root / "crawl.warc.gz", "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for uri, ctype, body in [("http://t.test/council", "text/html", PAGE.encode()),
+                                 ("http://t.test/logo.png", "image/png", b"\x89PNG")]:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(uri, "response", payload=io.BytesIO(body),
+                                                          length=len(body), http_headers=headers))
+    pq.write_table(pa.table({"id": ["p0", "p1"], "text": [GOOD + CONTACT, None]}), root / "table.parquet")
 
 
 def _reconciles(bucket):
@@ -50,42 +65,79 @@ def _reconciles(bucket):
                             + bucket["malformed"])
 
 
-def test_run_curate_reconciles_and_writes_outputs(tmp_path, capsys):
-    web, legal = _write_inputs(tmp_path)
-    cfg = CurateConfig(
-        sources=[{"name": "web", "paths": [str(tmp_path / "*.jsonl.gz")]},
-                 {"name": "legal", "domain": "legal", "paths": str(legal)}],
-        direct_running_mode="in_memory", direct_num_workers=1,
-    )
+def _gz_json(folder):
+    return [json.loads(line) for p in sorted(folder.glob("*.jsonl.gz")) for line in gzip.open(p, "rt")]
+
+
+def test_run_curate_mixed_inputs_and_sample_corpus(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_sample_corpus(SampleConfig(docs_per_domain=15, general_docs=20, web_docs=100), raw)
+    _mixed_inputs(tmp_path / "mixed")
+    sources = [{"name": name, "domain": domain, "paths": [str(raw / f"{name}.jsonl.gz")]}
+               for name, domain in SOURCE_DOMAIN.items()]
+    sources.append({"name": "mixed", "paths": [str(tmp_path / "mixed" / "*")]})
+    cfg = CurateConfig(sources=sources, direct_running_mode="in_memory", direct_num_workers=1)
     out = tmp_path / "curated"
     summary = run_curate(cfg, out)
     stats = json.loads((out / "stats.json").read_text())
 
+    # Exactly one outcome per record, per source and in total, for docs, characters and words.
     for entry in [*stats["sources"].values(), stats["total"]]:
         for measure in ("docs", "chars", "words"):
             assert _reconciles(entry[measure]), (measure, entry)
-    web_docs, legal_docs = stats["sources"]["web"]["docs"], stats["sources"]["legal"]["docs"]
-    assert web_docs == {"in": 6, "kept": 1, "dropped": {"gopher/short_doc": 1}, "duplicates": 2, "malformed": 2}
-    # GOOD appears in both sources; after normalization they are equal and "legal" < "web" wins.
-    assert legal_docs == {"in": 2, "kept": 1, "dropped": {}, "duplicates": 0, "malformed": 1}
-    assert stats["sources"]["legal"]["chars"]["kept"] == len(GOOD) + 2  # input chars, before normalization
-    assert summary["docs_in"] == 8 and summary["docs_kept"] == 2
+    assert summary["docs_in"] == stats["total"]["docs"]["in"]
 
-    kept = {d.id: d for d in iter_documents(out / "docs")}
-    assert set(kept) == {"l0", "w2"}
-    assert kept["l0"].text == GOOD.strip() and kept["l0"].domain == "legal"
-    assert kept["w2"].signals["language"] == "en"
-    rejected = [json.loads(line) for p in (out / "rejected").glob("*.jsonl.gz") for line in gzip.open(p, "rt")]
-    assert sorted((r["id"], r["signals"]["reason"]) for r in rejected) == [
-        ("w0", "dedup/exact"), ("w1", "gopher/short_doc"), ("w3", "dedup/exact")]
-    dead = [json.loads(line) for p in (out / "dead_letter").glob("*.jsonl.gz") for line in gzip.open(p, "rt")]
-    assert sorted((r["source"], r["line"]) for r in dead) == [("legal", 2), ("web", 5), ("web", 6)]
-    assert b"\xff\xfe not utf-8" in [base64.b64decode(r["raw_b64"]).rstrip(b"\n") for r in dead]
-    assert stats["beam_counters"]["dedup/exact"] == 2 and stats["beam_counters"]["malformed"] == 3
+    # The mixed source: 7 JSONL lines + what the truncated gzip gave + 2 WARC responses + 2 Parquet rows.
+    mixed = stats["sources"]["mixed"]["docs"]
+    cut_docs = mixed["in"] - 7 - 2 - 2 - 1  # the truncated gzip also adds one dead letter
+    assert 0 < cut_docs < 100
+    assert mixed["malformed"] == 4 + 1 + 1  # four bad JSONL lines, the truncated gzip, the null Parquet text
+    assert mixed["dropped"] == {"gopher/short_doc": 1, "warc/not_html": 1}
+    # GOOD + CONTACT is in w0, w2 and Parquet row p0: the lowest (source, id), p0, survives.
+    assert mixed["duplicates"] == 2 and mixed["kept"] == cut_docs + 1 + 1  # cut docs, p0, the WARC page
+    assert stats["sources"]["mixed"]["pii"] == {"email": 1, "phone": 1}
+    kept = {d.id: d for d in iter_documents(out / "docs" / "mixed")}
+    assert "<EMAIL>" in kept["p0"].text and "<PHONE>" in kept["p0"].text and "@" not in kept["p0"].text
+    assert kept["p0"].signals["pii"] == {"email": 1, "phone": 1} and "w0" not in kept and "w2" not in kept
+    warc_doc = next(d for d in kept.values() if d.signals.get("url") == "http://t.test/council")
+    assert "railway station" in warc_doc.text and "Home | About" not in warc_doc.text
 
+    dead = [r for r in _gz_json(out / "dead_letter") if r["source"] == "mixed"]
+    errors = sorted(r["error"].split(":")[0] for r in dead)
+    assert errors == ["invalid UTF-8", "not JSON", "text field 'text' is a list, not a string",
+                      "text field 'text' is missing", "text field 'text' is missing",
+                      f"unreadable after line {cut_docs}"]
+    assert any(base64.b64decode(r["raw_b64"]).startswith(b'{"id": "w3", "text": "caf\xe9') for r in dead)
+    rejected = {(r["id"], r["signals"]["reason"]) for r in _gz_json(out / "rejected") if r["source"] == "mixed"}
+    assert {("w1", "gopher/short_doc"), ("w0", "dedup/exact"), ("w2", "dedup/exact")} <= rejected
+
+    # The sample corpus against its ground truth.
+    truth = json.loads((raw / "ground_truth.json").read_text())["docs"]
+    outcome = {}
+    for name in SOURCE_DOMAIN:
+        outcome.update({d.id: "kept" for d in iter_documents(out / "docs" / name)})
+    outcome.update({r["id"]: r["signals"]["reason"] for r in _gz_json(out / "rejected") if r["source"] != "mixed"})
+    expected_prefix = {"keep": "kept", "near_duplicate": "kept", "exact_duplicate": "dedup/exact",
+                       "short": "gopher/short_doc", "non_english": "language/"}
+    for doc_id, info in truth.items():
+        if info["outcome"] == "malformed":
+            continue
+        got = outcome.get(doc_id)
+        if info["outcome"] == "junk":
+            assert got not in (None, "kept"), doc_id
+        else:
+            assert got and got.startswith(expected_prefix[info["outcome"]]), (doc_id, info, got)
+    sample_malformed = sum(stats["sources"][n]["docs"]["malformed"] for n in SOURCE_DOMAIN)
+    assert sample_malformed == sum(1 for info in truth.values() if info["outcome"] == "malformed")
+
+    # Counters name the reasons; the manifest and the summary table are written.
+    assert stats["beam_counters"]["dedup/exact"] == stats["total"]["docs"]["duplicates"]
+    assert stats["beam_counters"]["malformed"] == stats["total"]["docs"]["malformed"]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["stage"] == "curate" and len(manifest["inputs"]) == 2
-    assert "TOTAL" in capsys.readouterr().out
+    assert manifest["stage"] == "curate" and len(manifest["inputs"]) == len(SOURCE_DOMAIN) + 5
+    printed = capsys.readouterr().out
+    assert "TOTAL" in printed and "gopher/short_doc" in printed
+    assert not list(out.glob(".temp*")) and not (out / "_tmp").exists()
 
 
 def test_run_curate_user_errors(tmp_path):
@@ -93,4 +145,8 @@ def test_run_curate_user_errors(tmp_path):
         run_curate(CurateConfig(), tmp_path / "out")
     cfg = CurateConfig(sources=[{"name": "x", "paths": [str(tmp_path / "nothing*.jsonl")]}])
     with pytest.raises(UserError, match=r"sources\[x\]\.paths"):
+        run_curate(cfg, tmp_path / "out")
+    (tmp_path / "data.xlsx").write_bytes(b"x")
+    cfg = CurateConfig(sources=[{"name": "x", "paths": [str(tmp_path / "data.xlsx")]}])
+    with pytest.raises(UserError, match="set format"):
         run_curate(cfg, tmp_path / "out")

@@ -1,0 +1,187 @@
+"""Readers of every input format, and bad input: each record ends as a document, a drop or a dead letter."""
+
+import base64
+import gzip
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from dapt.errors import UserError
+from pipeline.curate.chain import apply_rules
+from pipeline.curate.config import RuleConfig, SourceConfig
+from pipeline.curate.io import detect_format, expand_paths, read_source_file
+
+ARTICLE = (
+    "The river rises in the hills to the north of the town and flows slowly through farmland before it "
+    "reaches the sea. In spring the water is high and cold, and the farmers wait for it to fall before they "
+    "plant their fields. Most of the old mills along its banks have been turned into houses, but one still "
+    "grinds flour for the bakery in the square."
+)
+PAGE = f"""<html><head><title>River walk</title></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About</a> | <a href="/contact">Contact</a></nav>
+<article><h1>The river walk</h1><p>{ARTICLE}</p>
+<p>Visitors come in summer to walk the path that follows the water from the bridge to the harbour.</p></article>
+<footer>© 2024 Town Guide. All rights reserved.</footer></body></html>"""
+
+
+def _read(source, path):
+    return list(read_source_file(source, str(path), max_dead_bytes=1000))
+
+
+def _kinds(records):
+    return [kind for kind, _ in records]
+
+
+def _jsonl_source(path, **kw):
+    return SourceConfig(name="s", paths=[str(path)], **kw)
+
+
+def test_jsonl_zst_and_bad_lines(tmp_path):
+    path = tmp_path / "a.jsonl.zst"
+    lines = [json.dumps({"id": 7, "text": ARTICLE}).encode(), b"[1, 2]", b'{"text": "caf\xe9"}', b'{"id": "x"}']
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(lines) + b"\n"))
+    records = _read(_jsonl_source(path), path)
+    assert _kinds(records) == ["doc", "malformed", "malformed", "malformed"]
+    doc = records[0][1]
+    assert (doc.id, doc.text, doc.signals["in_chars"]) == ("7", ARTICLE, len(ARTICLE))
+    errors = [r["error"] for _, r in records[1:]]
+    assert errors[0].startswith("not a JSON object") and errors[1].startswith("invalid UTF-8")
+    assert errors[2] == "text field 'text' is missing"
+    assert base64.b64decode(records[2][1]["raw_b64"]) == b'{"text": "caf\xe9"}\n'
+
+
+def test_truncated_gzip_keeps_the_lines_before_and_dead_letters_the_rest(tmp_path):
+    path = tmp_path / "t.jsonl.gz"
+    payload = b"".join(json.dumps({"id": i, "text": ARTICLE + f" Part {i}."}).encode() + b"\n" for i in range(200))
+    whole = gzip.compress(payload)
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    records = _read(_jsonl_source(path), path)
+    docs = [r for k, r in records if k == "doc"]
+    assert 0 < len(docs) < 200 and _kinds(records)[-1] == "malformed"
+    assert records[-1][1]["error"].startswith(f"unreadable after line {len(docs)}")
+    assert records[-1][1]["line"] == len(docs) + 1
+
+
+def test_truncated_zstd_is_a_dead_letter(tmp_path):
+    path = tmp_path / "t.jsonl.zst"
+    whole = zstandard.ZstdCompressor().compress(json.dumps({"text": ARTICLE}).encode() * 50)
+    path.write_bytes(whole[:40])
+    assert _kinds(_read(_jsonl_source(path), path))[-1] == "malformed"
+
+
+@pytest.mark.parametrize("name", ["empty.jsonl", "empty.jsonl.gz", "empty.txt", "empty.parquet"])
+def test_empty_files_give_no_records_and_no_crash(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(b""))
+    elif name.endswith(".parquet"):
+        pq.write_table(pa.table({"text": pa.array([], pa.string())}), path)
+    else:
+        path.write_bytes(b"")
+    assert _read(_jsonl_source(path), path) == []
+
+
+def test_zero_byte_parquet_is_a_dead_letter(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"")
+    assert _kinds(_read(_jsonl_source(path), path)) == ["malformed"]
+
+
+def test_50_mb_document_is_read_and_dropped_by_the_size_guard(tmp_path):
+    path = tmp_path / "big.jsonl"
+    big = ("word " * 10_485_760)  # 50 MiB of text in one record
+    path.write_text(json.dumps({"id": "big", "text": big}) + "\n")
+    [(kind, doc)] = _read(_jsonl_source(path), path)
+    assert kind == "doc" and doc.signals["in_chars"] == len(big)
+    assert apply_rules(doc.text, RuleConfig(), langid=None).reason == "size/too_long"
+
+
+def test_parquet_rows_and_missing_column(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"doc_id": [1, 2, 3], "body": [ARTICLE, None, "short text"]}), path, row_group_size=2)
+    source = _jsonl_source(path, text_field="body", id_field="doc_id")
+    records = _read(source, path)
+    assert _kinds(records) == ["doc", "malformed", "doc"]
+    assert [records[0][1].id, records[1][1]["line"], records[2][1].id] == ["1", 2, "3"]
+    assert _kinds(_read(_jsonl_source(path), path)) == ["malformed"]  # no "text" column
+
+
+@pytest.mark.parametrize("unit, expected", [("file", 1), ("paragraph", 3), ("line", 4)])
+def test_plain_text_units(tmp_path, unit, expected):
+    path = tmp_path / "notes.txt.gz"
+    path.write_bytes(gzip.compress(b"first para line one\nline two\n\nsecond\n\n\nthird\n"))
+    records = _read(_jsonl_source(path, text_unit=unit), path)
+    assert _kinds(records) == ["doc"] * expected
+
+
+def test_plain_text_invalid_utf8_paragraph(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good paragraph\n\nbad \xff\xfe paragraph\n")
+    records = _read(_jsonl_source(path, text_unit="paragraph"), path)
+    assert _kinds(records) == ["doc", "malformed"] and records[1][1]["line"] == 3
+
+
+def _warc(path, gzip_records=True):
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=gzip_records)
+        def response(uri, ctype, body):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            return writer.create_warc_record(uri, "response", payload=io.BytesIO(body), length=len(body),
+                                             http_headers=headers)
+        writer.write_record(writer.create_warc_record("http://a.test/", "request", payload=io.BytesIO(b"GET /")))
+        writer.write_record(response("http://a.test/river", "text/html; charset=utf-8", PAGE.encode()))
+        writer.write_record(response("http://a.test/logo.png", "image/png", b"\x89PNG\r\n\x1a\n"))
+        writer.write_record(response("http://a.test/empty", "text/html", b"<html><body></body></html>"))
+        writer.write_record(writer.create_warc_record("http://a.test/river", "conversion", length=len(ARTICLE),
+                                                      payload=io.BytesIO(ARTICLE.encode())))
+
+
+def test_warc_html_is_extracted_and_records_without_html_are_dropped_with_a_reason(tmp_path):
+    path = tmp_path / "crawl.warc.gz"
+    _warc(path)
+    records = _read(_jsonl_source(path), path)
+    assert _kinds(records) == ["doc", "dropped", "dropped", "doc"]  # the request record is not a document
+    page = records[0][1]
+    assert "grinds flour for the bakery" in page.text and "All rights reserved" not in page.text
+    assert page.signals["url"] == "http://a.test/river"
+    assert [records[1][1][1], records[2][1][1]] == ["warc/not_html", "html/no_main_text"]
+    assert records[3][1].text == ARTICLE  # WET conversion records are text already
+
+
+def test_truncated_warc_is_a_dead_letter(tmp_path):
+    path = tmp_path / "cut.warc.gz"
+    _warc(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 200])
+    kinds = _kinds(_read(_jsonl_source(path), path))
+    assert kinds[0] == "doc" and kinds[-1] == "malformed"
+
+
+def test_html_inside_jsonl(tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text(json.dumps({"id": "p", "text": PAGE}) + "\n" + json.dumps({"id": "q", "text": "<p></p>"}) + "\n")
+    records = _read(_jsonl_source(path, html=True), path)
+    assert _kinds(records) == ["doc", "dropped"] and "bakery" in records[0][1].text
+
+
+def test_hf_save_to_disk_folder(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "ds"
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"id": ["a", "b"], "text": [ARTICLE, None]})}).save_to_disk(folder)
+    source = SourceConfig(name="s", paths=[str(folder)])
+    assert expand_paths(source) == [str(folder.resolve())] and detect_format(source, str(folder)) == "hf"
+    records = _read(source, folder)
+    assert _kinds(records) == ["doc", "malformed"] and records[0][1].id == "a"
+    with pytest.raises(UserError, match="hf_split"):
+        _read(SourceConfig(name="s", paths=[str(folder)], hf_split="validation"), folder)
+
+
+def test_unknown_format_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="set format"):
+        detect_format(SourceConfig(name="s"), str(tmp_path / "data.xlsx"))
