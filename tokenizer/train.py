@@ -1,9 +1,12 @@
 """Train the domain tokenizer with HF `tokenizers` on a mixture sample of the curated documents.
 
-The sample is drawn in two streaming passes over the shards: the first counts UTF-8 bytes per domain,
-the second keeps each document with a per-group probability chosen so that the kept bytes follow the
-mixture shares (BloombergGPT §2: 51% domain / 49% general). The kept texts reach the trainer as a
-generator of batches, so the corpus is never held in memory.
+The sample is drawn in two streaming passes over the shards. The first counts UTF-8 bytes per domain
+and gives every document a stable hash key; per mixture group it finds the key threshold under which
+the documents add up to the group's share of the sample (BloombergGPT §2: 51% domain / 49% general,
+here by bytes). The second pass hands the documents under their group's threshold to the trainer as a
+generator of batches, so the corpus is never held in memory and the sample is the same on every run.
+Models: byte-level BPE (GPT-2 style, the default) or Unigram (BloombergGPT's choice) over the same
+byte-level pre-tokenizer, so every string round-trips exactly.
 """
 
 from __future__ import annotations
