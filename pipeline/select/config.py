@@ -145,3 +145,8 @@ class SelectConfig(BaseModel):
     shards_per_source: int = Field(
         2, ge=1, description="output shards per source; documents go to a shard by a hash of their id"
     )
+    write_removed: bool = Field(
+        True,
+        description="also write every removed document, with the signal saying why, to removed/<fate>/<source>/ "
+        "(audit trail, as datatrove's exclusion writers); false writes only the counts",
+    )

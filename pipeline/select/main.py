@@ -63,6 +63,11 @@ def _check_inputs(cfg: SelectConfig, docs_dir: Path, quality_model: Path | None)
     selective = {s: f for s, f in cfg.selection.keep_token_fraction.items() if f < 1.0}
     if cfg.selection.default_keep_token_fraction < 1.0:
         selective["(default)"] = cfg.selection.default_keep_token_fraction
+    for bench in cfg.decontam.benchmarks:
+        if not Path(bench.path).is_file():
+            raise UserError(
+                f"select.decontam.benchmarks[{bench.name}].path = {bench.path} does not exist; fix the path or remove it"
+            )
     if selective and quality_model is None:
         raise UserError(
             f"select.selection keeps fractions < 1 for {sorted(selective)} but no quality model was given; "
@@ -118,6 +123,10 @@ def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], o
     fates[KEPT], fates[NOT_SELECTED] = selected[KEPT], selected[NOT_SELECTED]
     collected["thresholds"] = selected["thresholds"]
     collected["shards"] = selected[KEPT] | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source)
+    if cfg.write_removed:
+        for fate in (BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED):
+            if fate in fates:
+                fates[fate] | f"WriteRemoved_{fate}" >> WriteShards(out_dir / "removed" / fate, cfg.shards_per_source)
     collected["counts"] = fates | "CountFates" >> CountFates()
     for name in ("frequent_lines", "benchmark_hits", "cluster_sizes", "moved"):
         collected.setdefault(name, empty)
@@ -239,7 +248,8 @@ def run_select(
     docs_dir, out_dir = Path(docs_dir), Path(out_dir)
     quality_model = None if quality_model is None else Path(quality_model)
     paths = _check_inputs(cfg, docs_dir, quality_model)
-    for stale in (out_dir / "docs", out_dir / WORK):  # a rerun must not mix old shards with new ones
+    # A rerun must not mix old shards with new ones.
+    for stale in (out_dir / "docs", out_dir / "removed", out_dir / WORK):
         if stale.exists():
             shutil.rmtree(stale)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -276,6 +286,9 @@ def run_select(
             "quality_model": None
             if quality_model is None
             else {"path": str(quality_model), "sha256": _sha256(quality_model)},
+            "benchmarks": [
+                {"name": b.name, "path": b.path, "sha256": _sha256(Path(b.path))} for b in cfg.decontam.benchmarks
+            ],
         },
         "counts": summary,
     }

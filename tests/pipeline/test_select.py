@@ -79,6 +79,9 @@ def test_run_select_end_to_end_reconciles_and_writes_shards(tmp_path: Path, caps
     kept = list(iter_documents(tmp_path / "selected" / "docs"))
     assert sorted(d.id for d in kept) == ["d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "n2"]
     assert summary["near_duplicates"] == 3 and summary["reconciled"]
+    removed = {d.id: d.signals["select/near_duplicate_of"]["id"] for d in
+               iter_documents(tmp_path / "selected" / "removed" / "near_duplicates")}
+    assert removed == {"d8": "d0", "d9": "d0", "n1": "d3"}
     stats = json.loads((tmp_path / "selected" / "stats.json").read_text())
     for s in stats["sources"].values():
         for unit in ("docs", "words"):
