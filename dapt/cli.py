@@ -1,7 +1,184 @@
-"""The `dapt` command (filled in by the CLI work)."""
+"""The `dapt` command: `dapt run` for the whole chain, one subcommand per stage.
+
+    dapt run [CONFIG] [--from STAGE] [--until STAGE] [--section.key=value ...] [-- BEAM_OPTIONS]
+    dapt curate [CONFIG] [--section.key=value ...] [-- --runner=DataflowRunner ...]
+    dapt tokenizer [train|report] [CONFIG] [--baseline DIR]
+    dapt eval [CONFIG] [--model NAME=DIR ...]
+
+CONFIG defaults to the shipped configs/tiny.yaml (the embedded sample corpus, CPU, minutes).
+Everything after a bare ``--`` is passed to Beam as standard pipeline options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
 import sys
+import warnings
+from pathlib import Path
+
+from dapt.errors import UserError
+
+STAGE_COMMANDS = {
+    "sample": ["sample"],
+    "curate": ["curate"],
+    "select": ["select"],
+    "tokenize": ["tokenize"],
+    "plan": ["plan"],
+    "mix": ["mix"],
+    "pretrain": ["pretrain"],
+    "baseline": ["baseline_tokens", "baseline_mix", "baseline_pretrain"],
+    "eval": ["eval"],
+    "report": ["report"],
+}
+TOKENIZER_ACTIONS = {"train": ["tokenizer", "tokenizer_general"], "report": ["tokenizer_report"]}
+
+
+def _parser() -> argparse.ArgumentParser:
+    from dapt.stages import STAGE_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="dapt",
+        description="Domain-adaptation pre-training: curate (Beam) -> tokenizer -> tokenize/mix -> "
+        "plan -> pretrain (DeepSpeed ZeRO) -> eval (lm-evaluation-harness).",
+        epilog="Config overrides: --section.key=value (e.g. --pretrain.lr=3e-4). "
+        "Beam pipeline options go after a bare `--`.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("config", nargs="?", help="YAML run config (default: the shipped configs/tiny.yaml)")
+        p.add_argument("--run-dir", help="run directory (default: run.dir of the config)")
+        p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final summary")
+
+    run = sub.add_parser("run", help="run the whole chain into one run directory (cached stages are skipped)")
+    common(run)
+    run.add_argument("--from", dest="start", choices=STAGE_NAMES, metavar="STAGE",
+                     help="re-run from this stage on, even if cached")
+    run.add_argument("--until", choices=STAGE_NAMES, metavar="STAGE", help="stop after this stage")
+
+    for name in STAGE_COMMANDS:
+        p = sub.add_parser(name, help=f"run the {name} stage alone (reads upstream outputs from the run dir)")
+        common(p)
+        if name in ("pretrain", "baseline"):
+            p.add_argument("--fresh", action="store_true", help="start training over instead of resuming")
+        if name == "eval":
+            p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
+                           help="evaluate these Hugging Face model folders instead of the run's models")
+
+    tok = sub.add_parser("tokenizer", help="train the domain (and general baseline) tokenizer, or report on it")
+    tok.add_argument("action", nargs="?", choices=sorted(TOKENIZER_ACTIONS), default="train")
+    common(tok)
+    tok.add_argument("--baseline", help="tokenizer folder to compare against (report; default: general-only)")
+
+    sub.add_parser("stages", help="list the stages of `dapt run` in order")
+    return parser
+
+
+def _setup_logging(quiet: bool) -> None:
+    rank0 = os.environ.get("RANK", "0") == "0"
+    level = logging.INFO if rank0 and not quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # Library chatter that says nothing to a dapt user.
+    for noisy in ("apache_beam", "DeepSpeed", "deepspeed", "lm-eval", "lm_eval", "datasets", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("dapt: CLI under construction", file=sys.stderr)
-    return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
+    beam_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, beam_args = argv[:cut], argv[cut + 1 :]
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    try:
+        return _dispatch(args, rest, beam_args)
+    except UserError as exc:
+        print(f"dapt: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dapt: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -> int:
+    if args.command == "stages":
+        from dapt.stages import STAGES
+
+        for s in STAGES:
+            print(f"{s.name:<18} {s.folder:<18} {s.description}")
+        return 0
+
+    from dapt.config import load_config, parse_overrides
+
+    overrides = parse_overrides(rest)
+    _setup_logging(args.quiet)
+    cfg = load_config(args.config, overrides, run_dir=args.run_dir)
+
+    from dapt.run import format_rows, run_stages, select_stages
+    from dapt.stages import stage
+
+    if args.command == "run":
+        stages = select_stages(cfg, args.start, args.until)
+        forced = [s.name for s in stages] if args.start else []
+        rows = run_stages(cfg, stages, beam_args=beam_args, force=forced, fresh=forced)
+    elif args.command == "eval" and args.model:
+        rows = [_eval_models(cfg, args.model)]
+    elif args.command == "tokenizer" and args.action == "report" and args.baseline:
+        rows = [_tokenizer_report(cfg, Path(args.baseline))]
+    else:
+        names = TOKENIZER_ACTIONS[args.action] if args.command == "tokenizer" else STAGE_COMMANDS[args.command]
+        stages = [stage(n) for n in names if stage(n).enabled(cfg)]
+        if not stages:
+            raise UserError(f"`dapt {args.command}` has nothing to do with this config (the stage is disabled)")
+        fresh = [s.name for s in stages] if getattr(args, "fresh", False) else []
+        rows = run_stages(cfg, stages, beam_args=beam_args, force=[s.name for s in stages], fresh=fresh)
+
+    if os.environ.get("RANK", "0") == "0":
+        print(format_rows(rows))
+        report = cfg.run_dir / "report" / "report.md"
+        if any(r["stage"] == "report" for r in rows) and report.is_file():
+            print(f"\nreport: {report}")
+        else:
+            print(f"\nrun directory: {cfg.run_dir}")
+    return 0
+
+
+def _eval_models(cfg, specs: list[str]) -> dict:
+    import time
+
+    from dapt.stages import Context, heldout_files
+    from eval.run import run_eval
+
+    models = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--model {spec!r}: write it as NAME=DIR (e.g. --model mine=runs/tiny/model/hf)")
+        models[name] = Path(path)
+    ctx = Context(cfg=cfg, run_dir=cfg.run_dir)
+    t0 = time.perf_counter()
+    summary = run_eval(cfg.eval, models, heldout_files(ctx), cfg.run_dir / "eval")
+    return {"stage": "eval", "status": "ran", "seconds": time.perf_counter() - t0, "summary": summary}
+
+
+def _tokenizer_report(cfg, baseline: Path) -> dict:
+    import time
+
+    from tokenizer.report import report_tokenizer
+
+    run_dir = cfg.run_dir
+    t0 = time.perf_counter()
+    summary = report_tokenizer(
+        cfg.tokenizer, run_dir / "tokenizer", baseline, run_dir / "tokens" / "val_text", run_dir / "tokenizer_report"
+    )
+    return {"stage": "tokenizer_report", "status": "ran", "seconds": time.perf_counter() - t0, "summary": summary}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Run configs shipped with dapt (installed as the dapt.configs package so `dapt run` finds tiny.yaml anywhere)."""
