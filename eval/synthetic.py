@@ -156,20 +156,23 @@ GENERATORS = {
 }
 
 
-def synthetic_examples(task: str, split: str, seed: int = 0) -> list[dict]:
-    """The synthetic records of one task's split (deterministic; train and test use different seeds)."""
+def synthetic_examples(task: str, split: str, seed: int = 0, n: int | None = None) -> list[dict]:
+    """The synthetic records of one task's split (deterministic; train and test use different seeds);
+    n overrides the shipped count (the benchmark writes larger files)."""
     rng = random.Random(f"{seed}-{task}-{split}")
-    return [{"id": f"synthetic-{task}-{split}-{i}", **GENERATORS[task](rng, i)} for i in range(SPLITS[split])]
+    count = SPLITS[split] if n is None else n
+    return [{"id": f"synthetic-{task}-{split}-{i}", **GENERATORS[task](rng, i)} for i in range(count)]
 
 
-def write_synthetic(out_dir: Path = TASKS_DIR / "data", seed: int = 0) -> list[Path]:
+def write_synthetic(out_dir: Path = TASKS_DIR / "data", seed: int = 0, n: dict[str, int] | None = None) -> list[Path]:
     """Writes data/<task>/<split>.jsonl for every task; returns the files."""
     paths = []
     for task in GENERATORS:
         for split in SPLITS:
             path = Path(out_dir) / task / f"{split}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            lines = [json.dumps(rec, ensure_ascii=False) for rec in synthetic_examples(task, split, seed)]
+            records = synthetic_examples(task, split, seed, (n or {}).get(split))
+            lines = [json.dumps(rec, ensure_ascii=False) for rec in records]
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             paths.append(path)
     return paths

@@ -9,7 +9,9 @@ file is missing, empty, lacks a released field, or holds a label outside the tas
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import logging
 from pathlib import Path
@@ -67,6 +69,8 @@ def expand_names(cfg: EvalConfig, manager) -> list[str]:
             known = ", ".join(n for n in manager.all_tasks if n.startswith("dapt_"))
             raise UserError(f"eval.tasks: unknown task or tag {name!r}; known here: {known} "
                             f"(add your own YAML folder with eval.include_path)")
+        if entry.kind == Kind.GROUP:
+            raise UserError(f"eval.tasks: {name!r} is a harness group; list its tasks, or tag them and name the tag")
         members = sorted(entry.tags) if entry.kind == Kind.TAG else [name]
         names += [m for m in members if m not in names]
     return names
@@ -183,8 +187,29 @@ def build_tasks(specs: list[TaskSpec], manager) -> None:
         spec.task = loaded["tasks"][spec.name]
 
 
+@contextlib.contextmanager
+def compiled_templates_cached():
+    """The harness compiles a task's Jinja template on every call (lm_eval.utils.apply_template); while we
+    check labels, compile each template once and reuse it. Same environment, same render, same strings;
+    restored before any scoring, so the harness's own run is untouched."""
+    import lm_eval.utils as lm_utils
+
+    original = lm_utils.apply_template
+    compile_once = functools.lru_cache(maxsize=256)(lm_utils.env.from_string)
+    lm_utils.apply_template = lambda template, doc: compile_once(template).render(**doc)
+    try:
+        yield
+    finally:
+        lm_utils.apply_template = original
+
+
 def check_labels(spec: TaskSpec) -> None:
     """Every scored and few-shot record's gold label must name one of its choices (asked of the harness)."""
+    with compiled_templates_cached():
+        _check_labels(spec)
+
+
+def _check_labels(spec: TaskSpec) -> None:
     import jinja2
 
     task = spec.task
@@ -212,8 +237,13 @@ def check_labels(spec: TaskSpec) -> None:
 
 def example_texts(spec: TaskSpec) -> list[str]:
     """The text of each scored example as the model sees it (context and gold answer), for contamination."""
+    with compiled_templates_cached():
+        return _example_texts(spec)
+
+
+def _example_texts(spec: TaskSpec) -> list[str]:
     task = spec.task
-    texts = []
+    texts: list[str] = []
     for doc in task.eval_docs:
         ctx, target = task.doc_to_text(doc), task.doc_to_target(doc)
         if task.OUTPUT_TYPE == "multiple_choice":

@@ -11,8 +11,9 @@ from pathlib import Path
 
 
 def build_tiny_model(out_dir: Path, texts: Iterable[str], seed: int = 0, vocab_size: int = 320,
-                     max_positions: int = 1024) -> Path:
-    """Trains a byte-level BPE on texts, builds a random 2-layer d=64 LlamaForCausalLM; saves both in out_dir."""
+                     max_positions: int = 1024, hidden: int = 64, layers: int = 2) -> Path:
+    """Trains a byte-level BPE on texts, builds a random LlamaForCausalLM (2 layers, d=64 unless told);
+    saves both in out_dir."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -30,7 +31,7 @@ def build_tiny_model(out_dir: Path, texts: Iterable[str], seed: int = 0, vocab_s
                                      model_max_length=max_positions)
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(hf_tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        vocab_size=len(hf_tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=max_positions,
         eos_token_id=hf_tok.eos_token_id, pad_token_id=hf_tok.pad_token_id, bos_token_id=None,
         tie_word_embeddings=False,
