@@ -1,0 +1,67 @@
+"""The `dapt` command: user mistakes give one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dapt.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_stages_lists_the_chain_in_order(capsys):
+    assert main(["stages"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names[:3] == ["sample", "curate", "quality"]
+    assert names.index("pretrain") < names.index("eval") < names.index("report")
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["curate", "--curate.min_wordz=3"], "curate.min_wordz: unknown key"),
+        (["run", "configs/does-not-exist.yaml"], "config file not found"),
+        (["curate", "--curate.sources.0.paths=[/nonexistent/corpus-*.jsonl]"], "/nonexistent/corpus-*.jsonl"),
+        (["run", "--from", "pretrain", "--until", "curate"], "comes after"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(argv, fragment, tmp_path, capsys):
+    assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if line.startswith("dapt: error:")]
+    assert len(errors) == 1 and err.splitlines()[-1] == errors[0]  # one line, last, after any progress log
+    assert fragment in errors[0]
+    assert "Traceback" not in err
+
+
+def test_missing_upstream_output_is_a_user_error(tmp_path, capsys):
+    assert main(["mix", "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "dapt: error:" in err and "tokens/manifest.json" in err and "Traceback" not in err
+
+
+def test_no_traceback_from_the_console_script(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dapt", "pretrain", "--pretrain.model.n_heads=5", "--run-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "n_heads=5 must divide d_model" in proc.stderr
+
+
+def test_sample_stage_is_cached_until_its_config_changes(tmp_path, capsys):
+    run_dir = str(tmp_path)
+    assert main(["run", "--until", "sample", "--run-dir", run_dir]) == 0
+    marker = json.loads((tmp_path / "raw" / "_SUCCESS.json").read_text())
+    assert main(["run", "--until", "sample", "--run-dir", run_dir]) == 0
+    assert "sample             cached" in capsys.readouterr().out
+    assert main(["run", "--until", "sample", "--run-dir", run_dir, "--sample.seed=7"]) == 0
+    changed = json.loads((tmp_path / "raw" / "_SUCCESS.json").read_text())
+    assert changed["fingerprint"] != marker["fingerprint"]
+    assert "sample             ran" in capsys.readouterr().out

@@ -1,0 +1,82 @@
+"""The run config: shipped tiny.yaml, dotted overrides, {run_dir} substitution, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dapt.config import builtin_config_path, load_config, parse_overrides
+from dapt.errors import UserError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_tiny_config_is_the_repository_file():
+    assert builtin_config_path().read_text() == (REPO / "configs" / "tiny.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", ["tiny.yaml", "finance.yaml", "legal.yaml", "medical.yaml"])
+def test_every_shipped_config_validates(name):
+    path = REPO / "configs" / name
+    if not path.is_file():
+        pytest.skip(f"{name} not shipped")
+    cfg = load_config(path)
+    assert cfg.run.name
+
+
+def test_run_dir_is_substituted_everywhere(tmp_path):
+    cfg = load_config(REPO / "configs" / "tiny.yaml", run_dir=tmp_path / "r")
+    assert cfg.run_dir == tmp_path / "r"
+    assert cfg.curate.sources[0].paths == [f"{tmp_path / 'r'}/raw/legal.jsonl.gz"]
+    assert all("{run_dir}" not in p for s in cfg.curate.sources for p in s.paths)
+
+
+def test_overrides_keep_types_and_reach_nested_keys_and_list_items(tmp_path):
+    overrides = parse_overrides(
+        ["--pretrain.lr=1e-4", "--pretrain.model.n_layers", "3", "--baseline.enabled=false",
+         "--curate.sources.1.paths=[a.jsonl, b.jsonl]"]
+    )
+    cfg = load_config(REPO / "configs" / "tiny.yaml", overrides, run_dir=tmp_path)
+    assert cfg.pretrain.lr == pytest.approx(1e-4)
+    assert cfg.pretrain.model.n_layers == 3
+    assert cfg.baseline.enabled is False
+    assert cfg.curate.sources[1].paths == ["a.jsonl", "b.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("--pretrain.lrr=1", "pretrain.lrr: unknown key; valid keys here:"),
+        ("--pretrain.model.n_layer=2", "pretrain.model.n_layer: unknown key"),
+        ("--pretrain.zero_stage=7", "pretrain.zero_stage"),
+        ("--pretrainn.lr=1", "pretrainn: unknown key"),
+        ("--curate.sources.9.paths=x", "not an index"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, fragment, tmp_path):
+    with pytest.raises(UserError) as err:
+        load_config(REPO / "configs" / "tiny.yaml", parse_overrides([override]), run_dir=tmp_path)
+    message = str(err.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_unknown_key_lists_the_valid_ones(tmp_path):
+    with pytest.raises(UserError) as err:
+        load_config(REPO / "configs" / "tiny.yaml", {"pretrain.lrr": 1}, run_dir=tmp_path)
+    assert "lr" in str(err.value).split("valid keys here:")[1]
+
+
+def test_missing_and_malformed_config_files(tmp_path):
+    with pytest.raises(UserError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_argument_that_is_not_an_override_is_refused():
+    with pytest.raises(UserError, match="--section.key=value"):
+        parse_overrides(["--verbose"])
