@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         common(p)
         if name in ("pretrain", "baseline"):
             p.add_argument("--fresh", action="store_true", help="start training over instead of resuming")
+        if name == "plan":
+            p.add_argument("--preset", choices=["bloomberggpt"],
+                           help="plan a published run (budget, data, shape) instead of this run's model")
         if name == "eval":
             p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                            help="evaluate these Hugging Face model folders instead of the run's models")
@@ -127,6 +130,8 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
         stages = select_stages(cfg, args.start, args.until)
         forced = [s.name for s in stages] if args.start else []
         rows = run_stages(cfg, stages, beam_args=beam_args, force=forced, fresh=forced)
+    elif args.command == "plan" and args.preset:
+        rows = [_plan_preset(cfg, args.preset, overrides)]
     elif args.command == "eval" and args.model:
         rows = [_eval_models(cfg, args.model)]
     elif args.command == "tokenizer" and args.action == "report" and args.baseline:
@@ -165,6 +170,24 @@ def _eval_models(cfg, specs: list[str]) -> dict:
     t0 = time.perf_counter()
     summary = run_eval(cfg.eval, models, heldout_files(ctx), cfg.run_dir / "eval")
     return {"stage": "eval", "status": "ran", "seconds": time.perf_counter() - t0, "summary": summary}
+
+
+def _plan_preset(cfg, preset: str, overrides: dict) -> dict:
+    """`dapt plan --preset bloomberggpt`: the planner on a published run; --plan.KEY overrides still apply."""
+    import time
+
+    from pretrain.plan import PRESETS, PlanConfig, run_plan
+
+    fields, shape = PRESETS[preset]
+    mine = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("plan.")}
+    try:
+        plan_cfg = PlanConfig(**{**fields, **mine})
+    except ValueError as exc:
+        raise UserError(f"plan preset {preset}: {exc}".replace("\n", " ")) from None
+    t0 = time.perf_counter()
+    summary = run_plan(plan_cfg, cfg.run_dir / f"plan_{preset}", shape=shape)
+    return {"stage": f"plan ({preset})", "status": "ran", "seconds": time.perf_counter() - t0,
+            "summary": {"token_target": summary["token_target"]}}
 
 
 def _tokenizer_report(cfg, baseline: Path) -> dict:
