@@ -143,6 +143,27 @@ def merge_user_config(user: dict[str, Any], ours: dict[str, Any], path: Path | s
     return merged
 
 
+def optimizer_args(ds_config: dict[str, Any], model: torch.nn.Module, weight_decay: float) -> dict[str, Any]:
+    """deepspeed.initialize arguments: our own torch AdamW, unless the optimizer state is offloaded.
+
+    torch's AdamW (fused on CUDA) is bit-reproducible across processes, which exact resume needs;
+    DeepSpeed's CPU FusedAdam is not (its results shift by an ulp with memory alignment). ZeRO-Offload
+    needs DeepSpeed's CPU Adam, built by DeepSpeed from the config's "optimizer" section.
+    """
+    groups = param_groups(model, weight_decay)
+    zero = ds_config.get("zero_optimization", {})
+    section = ds_config.get("optimizer", {})
+    if zero.get("offload_optimizer") or section.get("type", "AdamW").lower() not in ("adamw", "adam"):
+        return {"model_parameters": groups, "config": ds_config}
+    params = section.get("params", {})
+    config = {k: v for k, v in ds_config.items() if k != "optimizer"} | {"zero_allow_untested_optimizer": True}
+    adam_w = section.get("type", "AdamW").lower() == "adamw" or params.get("adam_w_mode", False)
+    opt_cls = torch.optim.AdamW if adam_w else torch.optim.Adam
+    optimizer = opt_cls(groups, lr=params["lr"], betas=tuple(params.get("betas", (0.9, 0.999))), eps=params.get("eps", 1e-8),
+                        weight_decay=params.get("weight_decay", 0.0), fused=torch.cuda.is_available())
+    return {"optimizer": optimizer, "config": config}
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on matrices only; norms (1-D) are not decayed (nanoGPT, Llama)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
@@ -268,7 +289,7 @@ def run_pretrain(
     val_sets = _validation_sets(tokens_dir, seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
     model = build_model(cfg.model, int(tok["vocab_size"]), int(tok["eos_id"]), tok.get("pad_id"), seed=cfg.seed)
     ds_config = deepspeed_config(cfg, world, precision)
-    engine, optimizer, _, _ = deepspeed.initialize(model=model, model_parameters=param_groups(model, cfg.weight_decay), config=ds_config)
+    engine, optimizer, _, _ = deepspeed.initialize(model=model, **optimizer_args(ds_config, model, cfg.weight_decay))
     unit = cfg.micro_batch * world  # sequences per micro-step over all ranks
     warmup_tokens = int(cfg.warmup_fraction * token_target)
     n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in engine.module.parameters())

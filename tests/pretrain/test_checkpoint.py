@@ -1,0 +1,135 @@
+"""Checkpoints: exact resume after SIGKILL (mid-run and mid-save), pruning, and rank-count refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dapt.errors import UserError
+from pretrain.checkpoint import LATEST, latest_tag, read_trainer_state
+from pretrain.train import run_pretrain
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+# Runs the trainer in a fresh process and kills it with SIGKILL (no cleanup, no atexit): at the start
+# of step `kill_step`, or inside the save of checkpoint `kill_save` after DeepSpeed wrote its files.
+SCRIPT = """
+import json, os, signal, sys
+sys.path.insert(0, {here!r})
+import torch
+torch.set_num_threads(1)
+import pretrain.checkpoint as ckpt
+from pretrain.train import run_pretrain
+from test_train import tiny_config
+args = json.loads(sys.argv[1])
+
+def hook(step, module):
+    if step == args.get("kill_step"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+real_rng_state = ckpt.rng_state
+def rng_state():  # called by save_checkpoint between DeepSpeed's files and the rename into place
+    saves = [p for p in os.listdir(args["out_dir"] + "/checkpoints") if p.startswith(".tmp-step-")]
+    if args.get("kill_save") and any(p.endswith(f"{{args['kill_save']:08d}}") for p in saves):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_rng_state()
+ckpt.rng_state = rng_state
+
+summary = run_pretrain(tiny_config(**args["cfg"]), args["tokens_dir"], args["mix_path"], args["tokenizer_dir"],
+                       args["out_dir"], args["token_target"], step_hook=hook)
+print("SUMMARY", json.dumps(summary))
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run_child(tmp: Path, inputs: dict[str, Path], out: Path, cfg: dict, target: int, **kill) -> subprocess.CompletedProcess:
+    script = tmp / "child.py"
+    script.write_text(SCRIPT.format(here=str(HERE)))
+    args = {k: str(v) for k, v in inputs.items()} | {"out_dir": str(out), "cfg": cfg, "token_target": target, **kill}
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    env.pop("WORLD_SIZE", None)
+    return subprocess.run([sys.executable, str(script), json.dumps(args)], capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
+
+
+def step_losses(metrics: Path) -> dict[int, float]:
+    """Per-step training loss; a step logged twice (before a kill and after the resume) keeps its last value."""
+    out = {}
+    for line in metrics.read_text().splitlines():
+        r = json.loads(line)
+        if "loss" in r and "event" not in r:
+            out[r["step"]] = r["loss"]
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_resume_gives_the_same_losses_step_for_step(tmp_path: Path) -> None:
+    from test_train import SEQ, make_inputs
+
+    inputs = make_inputs(tmp_path)
+    cfg = {"checkpoint_interval": 5, "eval_interval": 5, "keep_checkpoints": 2}
+    target = 20 * 8 * SEQ
+    reference = run_pretrain(__import__("test_train").tiny_config(**cfg), **inputs, out_dir=tmp_path / "ref", token_target=target)
+    expected = step_losses(tmp_path / "ref" / "metrics.jsonl")
+    assert sorted(expected) == list(range(1, 21))
+
+    # killed in the middle of step 14 (last checkpoint: step 10), then resumed
+    out = tmp_path / "killed"
+    first = run_child(tmp_path, inputs, out, cfg, target, kill_step=13)
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    assert latest_tag(out / "checkpoints") == "step-00000010"
+    second = run_child(tmp_path, inputs, out, cfg, target)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert step_losses(out / "metrics.jsonl") == expected  # bit for bit: CPU fp32 is deterministic
+    resumed = json.loads(second.stdout.split("SUMMARY ", 1)[1])
+    assert resumed["val_losses"] == reference["val_losses"] and resumed["steps"] == 20
+
+    # killed inside the save of the step-10 checkpoint: step 5 stays loadable and the run still matches
+    out = tmp_path / "killed_in_save"
+    first = run_child(tmp_path, inputs, out, cfg, target, kill_save=10)
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    assert (out / "checkpoints" / LATEST).read_text() == "step-00000005"
+    assert (out / "checkpoints" / ".tmp-step-00000010").is_dir()  # the torn save, ignored
+    second = run_child(tmp_path, inputs, out, cfg, target)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert step_losses(out / "metrics.jsonl") == expected
+    assert not (out / "checkpoints" / ".tmp-step-00000010").exists()
+
+
+def test_checkpoints_pruned_and_resume_on_other_rank_count_refused(tmp_path: Path) -> None:
+    from test_train import SEQ, make_inputs, tiny_config
+
+    inputs = make_inputs(tmp_path)
+    out = tmp_path / "model"
+    cfg = tiny_config(checkpoint_interval=3, keep_checkpoints=2, eval_interval=100)
+    summary = run_pretrain(cfg, **inputs, out_dir=out, token_target=10 * 8 * SEQ)
+    ckpts = sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("step-"))
+    assert ckpts == ["step-00000009", "step-00000010"]  # periodic 3, 6 pruned; the final save added
+    state = read_trainer_state(out / "checkpoints", "step-00000010")
+    assert state["step"] == 10 and state["tokens"] == summary["tokens"] and state["sampler"]["next_sample"] == 80
+    assert set(state) >= {"early_stopping", "spike_guard", "cursor", "world"}
+    saved_config = json.loads((out / "checkpoints" / "step-00000010" / "config.json").read_text())
+    assert saved_config["pretrain"]["lr"] == cfg.lr and saved_config["deepspeed"]["train_batch_size"] == 8
+    assert list((out / "checkpoints" / "step-00000010").glob("rng-rank0.pt"))
+    # a finished run resumed asks for nothing more: it stops at once with the same summary
+    again = run_pretrain(cfg, **inputs, out_dir=out, token_target=10 * 8 * SEQ)
+    assert again["steps"] == 10 and again["stop_reason"] == "token_target"
+    # pretend the checkpoint came from 2 ranks: resuming on 1 is refused with what to do
+    path = out / "checkpoints" / "step-00000010" / "trainer_state.json"
+    path.write_text(json.dumps(state | {"world": 2}))
+    with pytest.raises(UserError, match="written by 2 ranks but this run has 1"):
+        run_pretrain(cfg, **inputs, out_dir=out, token_target=20 * 8 * SEQ)
