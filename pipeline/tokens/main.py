@@ -1,9 +1,11 @@
 """`dapt tokenize`: encode selected documents into per-source token files with a Beam job.
 
-Read shards | hold out a validation split by document-id hash | BatchElements | encode with the
-trained tokenizer (`encode_batch`, loaded once per DoFn in setup()) | group by source | sort by
+Read shards | BatchElements | encode with the trained tokenizer (`encode_batch`, loaded once per
+DoFn in setup()) | group by source | hold out a validation split by document-id hash, sort by
 document id and write train/<source>.{bin,idx}, val/<source>.{bin,idx}, val_text/<source>.jsonl.gz.
 Sorting before writing makes the output independent of bundle order, so reruns are byte-identical.
+A source is written by one worker, so it must fit in its memory (tokens and text): fine for corpora
+of a few GB per source; larger sources would need sharded token files.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pipeline.tokens.shards import TokenFileWriter, dtype_for_vocab
 
 log = logging.getLogger(__name__)
 
-SOURCES_PART = ".sources.json"  # per-source summaries the pipeline hands back to run_tokenize
+SUMMARIES = ".summaries"  # per-source summaries the pipeline hands back to run_tokenize
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EOS_NAMES = ("<|endoftext|>", "</s>", "<eos>", "[EOS]")
 
@@ -81,39 +83,19 @@ def tokenizer_info(tokenizer_dir: Path) -> dict[str, Any]:
     return {"path": str(path), "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": file_sha256([path])}
 
 
-class _SmallestHashes(beam.CombineFn):
-    """Per source: the document count and the ids of the k documents with the smallest split hash."""
+def choose_val(doc_ids: Iterable[str], cfg: TokenizeConfig) -> set[str]:
+    """The held-out documents of one source: hash below val_fraction, plus the val_min_docs smallest hashes.
 
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def create_accumulator(self) -> tuple[int, list[tuple[float, str]]]:
-        return 0, []
-
-    def add_input(self, acc: tuple[int, list], item: tuple[float, str]) -> tuple[int, list]:
-        n, best = acc
-        return n + 1, sorted([*best, item])[: self.k]
-
-    def merge_accumulators(self, accs: Iterable[tuple[int, list]]) -> tuple[int, list]:
-        n, best = 0, []
-        for a_n, a_best in accs:
-            n, best = n + a_n, sorted(best + a_best)[: self.k]
-        return n, best
-
-    def extract_output(self, acc: tuple[int, list]) -> tuple[int, frozenset[str]]:
-        return acc[0], frozenset(doc_id for _, doc_id in acc[1])
-
-
-def is_val(doc_id: str, source_stats: tuple[int, frozenset[str]], cfg: TokenizeConfig) -> bool:
-    """The validation rule: hash below the fraction, or among the source's val_min_docs smallest hashes."""
-    n_docs, smallest = source_stats
-    if n_docs <= cfg.val_min_docs:
-        return False  # too small to hold anything out; training needs it whole
-    return split_hash(doc_id) < cfg.val_fraction or doc_id in smallest
+    A source with no more than val_min_docs documents is kept whole for training.
+    """
+    ranked = sorted((split_hash(i), i) for i in doc_ids)
+    if len(ranked) <= cfg.val_min_docs:
+        return set()
+    return {i for rank, (h, i) in enumerate(ranked) if rank < cfg.val_min_docs or h < cfg.val_fraction}
 
 
 class EncodeDocs(beam.DoFn):
-    """Encodes a batch of documents with `encode_batch`; emits (source, (id, is_val, ids, val text, domain))."""
+    """Encodes a batch of documents with `encode_batch`; emits (source, (id, ids as bytes, text, domain))."""
 
     def __init__(self, tokenizer_path: str, cfg: TokenizeConfig, dtype: str) -> None:
         self.tokenizer_path = tokenizer_path
@@ -131,53 +113,54 @@ class EncodeDocs(beam.DoFn):
         self.tok.no_padding()
         self.tok.no_truncation()
 
-    def process(self, batch: Sequence[Document], val_rules: dict[str, tuple[int, frozenset[str]]]) -> Iterator:
+    def process(self, batch: Sequence[Document]) -> Iterator[tuple[str, tuple[str, bytes, str, str]]]:
         encodings = self.tok.encode_batch([d.text for d in batch], add_special_tokens=False)
         n_tokens = 0
         for doc, enc in zip(batch, encodings):
             ids = np.asarray(enc.ids, dtype=self.dtype)
             n_tokens += ids.size
-            val = is_val(doc.id, val_rules[doc.source], self.cfg)
-            # plain bytes and strings: Beam encodes them without pickling on the way to GroupByKey
-            yield doc.source, (doc.id, val, ids.tobytes(), doc.text if val else "", doc.domain)
+            # plain bytes and strings: Beam encodes them without pickling on the way to GroupByKey;
+            # the text rides along because the split is decided per source, after grouping
+            yield doc.source, (doc.id, ids.tobytes(), doc.text, doc.domain)
         self.docs.inc(len(batch))
         self.tokens.inc(n_tokens)
 
 
 class WriteSource(beam.DoFn):
-    """Writes one source's train and val token files (sorted by doc id) and its held-out text."""
+    """Splits one source into train/val, writes both token files (sorted by doc id) and the held-out text."""
 
-    def __init__(self, out_dir: str, dtype: str, eos_id: int) -> None:
+    def __init__(self, cfg: TokenizeConfig, out_dir: str, dtype: str, eos_id: int) -> None:
+        self.cfg = cfg
         self.out_dir = out_dir
         self.dtype = dtype
         self.eos_id = eos_id
 
-    def process(self, element: tuple[str, Iterable[tuple]]) -> Iterator[dict[str, Any]]:
+    def process(self, element: tuple[str, Iterable[tuple[str, bytes, str, str]]]) -> Iterator[dict[str, Any]]:
         source, items = element
-        items = sorted(items, key=lambda item: item[0])
-        domains = collections.Counter(item[4] for item in items)
+        items = sorted(items, key=lambda item: item[0])  # bundle order must not matter
+        domains = collections.Counter(item[3] for item in items)
         domain = domains.most_common(1)[0][0]
         if len(domains) > 1:
             log.warning("source %s mixes domains %s; using %s", source, dict(domains), domain)
+        val_ids = choose_val((item[0] for item in items), self.cfg)
         stem = file_stem(source)
         out = Path(self.out_dir)
         summary: dict[str, Any] = {"name": stem, "source": source, "domain": domain, "group": group_of(domain)}
         val_docs: list[Document] = []
         for split, want_val in (("train", False), ("val", True)):
             with TokenFileWriter(out / split / stem, self.dtype, self.eos_id) as writer:
-                for doc_id, val, ids, text, doc_domain in items:
-                    if val == want_val:
+                for doc_id, ids, text, doc_domain in items:
+                    if (doc_id in val_ids) == want_val:
                         writer.add(np.frombuffer(ids, dtype=self.dtype))
-                        if val:
+                        if want_val:
                             val_docs.append(Document(id=doc_id, text=text, source=source, domain=doc_domain))
             summary[f"{split}_tokens"], summary[f"{split}_docs"] = writer.n_tokens, writer.n_docs
         write_documents(out / "val_text" / f"{stem}.jsonl.gz", val_docs)
         summary["val_bytes"] = sum(len(d.text.encode("utf-8")) for d in val_docs)
+        # one small file per source (named by a hash: clashing stems must not overwrite each other)
+        key = hashlib.sha1(source.encode("utf-8")).hexdigest()
+        (out / SUMMARIES / f"{key}.json").write_text(json.dumps(summary))
         yield summary
-
-
-def _write_json(summaries: list[dict[str, Any]], path: str) -> None:
-    Path(path).write_text(json.dumps(sorted(summaries, key=lambda s: s["name"]), indent=1))
 
 
 class Tokenize(beam.PTransform):
@@ -188,17 +171,12 @@ class Tokenize(beam.PTransform):
         self.cfg, self.tokenizer_path, self.out_dir, self.dtype, self.eos_id = cfg, tokenizer_path, out_dir, dtype, eos_id
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        val_rules = (
-            docs
-            | "KeyByHash" >> beam.Map(lambda d: (d.source, (split_hash(d.id), d.id)))
-            | "SmallestHashes" >> beam.CombinePerKey(_SmallestHashes(self.cfg.val_min_docs))
-        )
         return (
             docs
             | "Batch" >> beam.BatchElements(min_batch_size=self.cfg.batch_min, max_batch_size=self.cfg.batch_max)
-            | "Encode" >> beam.ParDo(EncodeDocs(self.tokenizer_path, self.cfg, self.dtype), beam.pvalue.AsDict(val_rules))
+            | "Encode" >> beam.ParDo(EncodeDocs(self.tokenizer_path, self.cfg, self.dtype))
             | "BySource" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(WriteSource(self.out_dir, self.dtype, self.eos_id))
+            | "Write" >> beam.ParDo(WriteSource(self.cfg, self.out_dir, self.dtype, self.eos_id))
         )
 
 
@@ -215,11 +193,11 @@ def run_tokenize(
         raise UserError(f"no *.jsonl.gz document shards under {docs_dir}; run `dapt select` first")
     info = tokenizer_info(tokenizer_dir)
     dtype = dtype_for_vocab(info["vocab_size"])
-    for sub in ("train", "val", "val_text"):  # stale files from an earlier run must not leak into this one
+    for sub in ("train", "val", "val_text", SUMMARIES):  # stale files from an earlier run must not leak into this one
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    part = out_dir / SOURCES_PART
-    part.unlink(missing_ok=True)
+    (out_dir / "manifest.json").unlink(missing_ok=True)  # written last: its presence means a complete run
+    (out_dir / SUMMARIES).mkdir(parents=True)
 
     log.info("tokenize: %d shards from %s with %s (vocab %d, %s)", len(shards), docs_dir, tokenizer_dir, info["vocab_size"], dtype)
     options = PipelineOptions(list(beam_args))
@@ -229,11 +207,9 @@ def run_tokenize(
             | "Shards" >> beam.Create([str(s) for s in shards])
             | "Read" >> beam.FlatMap(iter_documents)
             | "Tokenize" >> Tokenize(cfg, info["path"], str(out_dir), dtype.str, info["eos_id"])
-            | "Collect" >> beam.combiners.ToList()
-            | "Summaries" >> beam.Map(_write_json, str(part))
         )
-    summaries = json.loads(part.read_text())
-    part.unlink()
+    summaries = sorted((json.loads(f.read_text()) for f in (out_dir / SUMMARIES).glob("*.json")), key=lambda s: s["name"])
+    shutil.rmtree(out_dir / SUMMARIES)
 
     clashes = collections.defaultdict(list)
     for s in summaries:

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from dapt.errors import UserError
 from pipeline.documents import Document, iter_documents, write_documents
 from pipeline.tokens.config import TokenizeConfig
-from pipeline.tokens.main import is_val, run_tokenize, split_hash
+from pipeline.tokens.main import choose_val, run_tokenize, split_hash
 from pipeline.tokens.shards import TokenFile, TokenFileWriter, dtype_for_vocab, write_token_file
 
 WORDS = {
@@ -110,9 +110,11 @@ def test_split_is_deterministic_and_near_fraction() -> None:
     assert [split_hash(i) for i in ids[:50]] == [split_hash(i) for i in ids[:50]]
     frac = np.mean([split_hash(i) < 0.1 for i in ids])
     assert 0.09 < frac < 0.11
-    cfg = TokenizeConfig(val_fraction=0.0, val_min_docs=2)
-    assert is_val("a", (10, frozenset({"a", "b"})), cfg) and not is_val("c", (10, frozenset({"a", "b"})), cfg)
-    assert not is_val("a", (2, frozenset({"a", "b"})), cfg)  # too small to hold out: all training
+    ten = ids[:10]
+    two_smallest = set(sorted(ten, key=split_hash)[:2])
+    assert choose_val(ten, TokenizeConfig(val_fraction=0.0, val_min_docs=2)) == two_smallest
+    assert choose_val(ten[:2], TokenizeConfig(val_fraction=0.0, val_min_docs=2)) == set()  # too small: all training
+    assert choose_val(ids, TokenizeConfig(val_fraction=0.1, val_min_docs=1)) == {i for i in ids if split_hash(i) < 0.1}
 
 
 def test_config_rejects_bad_values() -> None:
