@@ -18,7 +18,6 @@ trained by `train_tokenizer` with the same config and size: the mixture tokenize
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
