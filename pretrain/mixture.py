@@ -79,6 +79,9 @@ def plan_mixture(cfg: MixConfig, sources: Mapping[str, Mapping[str, Any]], total
     for name, weight in cfg.weights.items():
         _check_number(name, weight, "mix.weights")
 
+    odd = sorted(n for n, s in sources.items() if s.get("group") not in GROUPS)
+    if odd:
+        raise UserError(f"sources {odd} have no mixture group (domain or general); rerun `dapt tokenize` to rewrite the token manifest")
     total = int(cfg.total_tokens or total_tokens or sum(int(s["train_tokens"]) for s in sources.values()))
     if total <= 0:
         raise UserError("the mixture has no tokens to plan; check that `dapt tokenize` produced training tokens")
@@ -201,7 +204,8 @@ def format_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
         for r in plan["sources"]
     ]
     total_avail = sum(r["available_tokens"] for r in plan["sources"])
-    body.append(["total", "", f"{total_avail:,}", f"{plan['total_tokens']:,}", "100.00%", "", ""])
+    total_eff = sum(r["effective_tokens"] for r in plan["sources"] if r["share"] > 0)
+    body.append(["total", "", f"{total_avail:,}", f"{plan['total_tokens']:,}", "100.00%", "", f"{total_eff:,}"])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(row) + " |" for row in body]

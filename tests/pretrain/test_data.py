@@ -114,6 +114,14 @@ def test_share_for_an_empty_group(tmp_path: Path) -> None:
         run_mix(MixConfig(), tokens, tmp_path / "mix", total_tokens=1000)
 
 
+def test_source_without_a_group_is_refused(tokens: Path, tmp_path: Path) -> None:
+    manifest = json.loads((tokens / "manifest.json").read_text())
+    manifest["sources"]["web"]["group"] = "code"
+    (tokens / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="no mixture group"):
+        run_mix(MixConfig(), tokens, tmp_path, total_tokens=1000)
+
+
 def test_effective_tokens_formula() -> None:
     assert effective_tokens(100, 0.5) == 50 and effective_tokens(100, 1.0) == 100
     assert effective_tokens(100, 5.0) == pytest.approx(100 + 100 * 15.39 * (1 - math.exp(-4 / 15.39)))
