@@ -94,8 +94,8 @@ def compare_models(train: tuple[list[str], np.ndarray], test: tuple[list[str], n
 
     out = {}
     for name, ngram, clf in (
-        ("hashed 1-2gram + logistic (default)", 2, LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
-        ("hashed 1gram + logistic", 1, LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
+        ("hashed 1gram + logistic (default)", 1, LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
+        ("hashed 1-2gram + logistic", 2, LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
         ("hashed 1-2gram + multinomial NB", 2, MultinomialNB(alpha=0.1)),
     ):
         vec = HashingVectorizer(n_features=1 << 20, ngram_range=(1, ngram), alternate_sign=False,
@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         selection[method] = {
             "wall_s": round(wall, 2),
             "routed": stats["routed"],
+            "routed_kept": {s: v["routed_kept"] for s, v in stats["sources"].items() if v["routed_kept"]},
             "per_source": {
                 s: {"target": v["selection"]["target_token_fraction"], "achieved": v["selection"]["achieved_token_fraction"],
                     "kept_token_fraction": v["kept_token_fraction"], "threshold": v["selection"]["threshold"],
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'  ' + name:<42} {r['precision']:>7.4f} {r['recall']:>7.4f} {r['f1']:>7.4f} {r['roc_auc']:>7.4f}")
     print(f"domain classifier accuracy (held out): {trained['domain_classifier'].get('accuracy')}")
     for method, r in selection.items():
-        print(f"selection ({method}): routed {r['routed']['docs']} web pages {r['routed']['by_source']}")
+        print(f"selection ({method}): routed {r['routed']['docs']} web pages {r['routed']['by_source']}, "
+              f"of which kept {r['routed_kept']}")
         for s, v in r["per_source"].items():
             print(f"  {s:<10} target {v['target']:.3f} achieved {v['achieved']:.4f}  docs {v['docs_kept']}/{v['docs_in']}")
 

@@ -24,6 +24,7 @@ from pipeline.select.transforms import (
     LINES_REMOVED,
     NEAR_DUPLICATE,
     NOT_SELECTED,
+    ORIGINAL_DOMAIN,
     CountFates,
     Decontaminate,
     ReadDocuments,
@@ -122,13 +123,19 @@ def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], o
     selected = current | "Selection" >> SelectByQuality(cfg.selection)
     fates[KEPT], fates[NOT_SELECTED] = selected[KEPT], selected[NOT_SELECTED]
     collected["thresholds"] = selected["thresholds"]
+    collected["moved_kept"] = (
+        selected[KEPT]
+        | "RoutedKept" >> beam.Filter(lambda d: ORIGINAL_DOMAIN in d.signals)
+        | "RoutedKeptKey" >> beam.Map(lambda d: ((d.source, d.domain), 1))
+        | "CountRoutedKept" >> beam.CombinePerKey(sum)
+    )
     collected["shards"] = selected[KEPT] | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source)
     if cfg.write_removed:
         for fate in (BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED):
             if fate in fates:
                 fates[fate] | f"WriteRemoved_{fate}" >> WriteShards(out_dir / "removed" / fate, cfg.shards_per_source)
     collected["counts"] = fates | "CountFates" >> CountFates()
-    for name in ("frequent_lines", "benchmark_hits", "cluster_sizes", "moved"):
+    for name in ("frequent_lines", "benchmark_hits", "cluster_sizes", "moved"):  # stages that may be off
         collected.setdefault(name, empty)
     for name, pcoll in collected.items():
         (
@@ -150,6 +157,9 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
     moved: dict[str, dict[str, int]] = {}
     for (source, domain), n in _read_work(out_dir, "moved"):
         moved.setdefault(source, {})[domain] = n
+    moved_kept: dict[str, dict[str, int]] = {}
+    for (source, domain), n in _read_work(out_dir, "moved_kept"):
+        moved_kept.setdefault(source, {})[domain] = n
     units = ("docs", "words")
     sources: dict[str, dict[str, Any]] = {}
     for (source, fate), (docs, words) in counts:
@@ -166,7 +176,8 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
         }
         s["kept_token_fraction"] = round(s[KEPT]["words"] / s[INPUT]["words"], 6) if s[INPUT]["words"] else None
         s["frequent_lines"] = frequent.get(source, 0)
-        s["routed"] = dict(sorted(moved.get(source, {}).items()))
+        s["routed"] = dict(sorted(moved.get(source, {}).items()))  # moved before selection
+        s["routed_kept"] = dict(sorted(moved_kept.get(source, {}).items()))  # ... and kept by it
     histogram = {str(size): n for size, n in sorted(_read_work(out_dir, "cluster_sizes"))}
     totals = {f: {u: sum(s[f][u] for s in sources.values()) for u in units} for f in (INPUT, *FATES)}
     stats: dict[str, Any] = {
@@ -178,7 +189,11 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
             "docs": sum(int(k) * v for k, v in histogram.items()),
             "histogram": histogram,
         },
-        "routed": {"docs": sum(sum(m.values()) for m in moved.values()), "by_source": moved},
+        "routed": {
+            "docs": sum(sum(m.values()) for m in moved.values()),
+            "kept": sum(sum(m.values()) for m in moved_kept.values()),
+            "by_source": moved,
+        },
         "shards": sorted(_read_work(out_dir, "shards"), key=lambda r: r["path"]),
     }
     if cfg.decontam.benchmarks:
@@ -226,7 +241,10 @@ def format_summary(stats: dict[str, Any]) -> str:
     hist = ", ".join(f"{k}:{v}" for k, v in stats["clusters"]["histogram"].items()) or "none"
     lines.append(f"near-duplicate clusters: {stats['clusters']['count']} (size:count {hist})")
     if stats["routed"]["docs"]:
-        lines.append(f"routed to a domain group: {stats['routed']['docs']} {stats['routed']['by_source']}")
+        lines.append(
+            f"routed to a domain group: {stats['routed']['docs']} {stats['routed']['by_source']} "
+            f"({stats['routed']['kept']} of them kept by selection)"
+        )
     for name, b in stats.get("decontamination", {}).get("benchmarks", {}).items():
         lines.append(f"decontamination {name}: {b['docs_hit']} docs hit ({b['examples']} examples)")
     lines.append(f"reconciled (in = sum of fates, docs and words): {stats['reconciled']}")

@@ -89,3 +89,4 @@ def test_run_select_keeps_best_fraction_and_routes_domain_pages(tmp_path: Path):
     assert {d.domain for d in kept} == {"legal"}
     assert {d.signals["select/original_domain"] for d in kept} == {"general"}
     assert stats["routed"]["by_source"]["web"]["legal"] >= 3 and summary["routed"] >= 3
+    assert stats["routed"]["kept"] == 3 and stats["sources"]["web"]["routed_kept"] == {"legal": 3}

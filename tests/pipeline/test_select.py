@@ -101,6 +101,9 @@ def test_fraction_below_one_without_a_model_is_a_user_error(tmp_path: Path):
         run_select(cfg, tmp_path / "c", tmp_path / "s")
     with pytest.raises(UserError, match="no curated documents"):
         run_select(SelectConfig(), tmp_path / "missing", tmp_path / "s")
+    missing_bench = SelectConfig(decontam={"benchmarks": [{"name": "mmlu", "path": str(tmp_path / "nope.jsonl")}]})
+    with pytest.raises(UserError, match=r"benchmarks\[mmlu\]\.path"):
+        run_select(missing_bench, tmp_path / "c", tmp_path / "s")
 
 
 def test_config_rejects_unknown_keys_and_bad_fractions():
