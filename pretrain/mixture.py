@@ -252,7 +252,5 @@ def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int |
     if plan["warnings"]:
         md += ["", "## Warnings", "", *(f"- {w}" for w in plan["warnings"])]
     (out_dir / "mix.md").write_text("\n".join(md) + "\n")
-    print(format_table(plan))
-    for w in plan["warnings"]:
-        print(f"warning: {w}")
+    print(format_table(plan))  # the >max_epochs warnings went to the log in plan_mixture
     return result
