@@ -137,7 +137,7 @@ class WriteSource(beam.DoFn):
 
     def process(self, element: tuple[str, Iterable[tuple[str, bytes, str, str]]]) -> Iterator[dict[str, Any]]:
         source, items = element
-        items = sorted(items, key=lambda item: item[0])  # bundle order must not matter
+        items = sorted(items, key=lambda item: item[:2])  # by id (then tokens, for duplicate ids): bundle order must not matter
         domains = collections.Counter(item[3] for item in items)
         domain = domains.most_common(1)[0][0]
         if len(domains) > 1:
