@@ -240,7 +240,10 @@ def test_epochs_read_and_attention_reset(sampler: MixtureSampler) -> None:
     assert pos.shape == batch.shape and (pos[:, 0] == 0).all()
     after_eos = np.zeros(batch.shape, dtype=bool)
     after_eos[:, 1:] = batch[:, :-1] == EOS
-    assert (pos[after_eos] == 0).all() and (pos[~after_eos][1:] > 0).any()
+    inside = ~after_eos
+    inside[:, 0] = False
+    assert (pos[after_eos] == 0).all() and (pos[inside] > 0).all()
+    assert (np.diff(doc, axis=1) == after_eos[:, 1:]).all()  # a new document id exactly after each EOS
 
 
 def test_stream_shares_match_the_plan(sampler: MixtureSampler) -> None:
