@@ -66,6 +66,10 @@ def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
         verdict = "within noise"
     else:
         verdict = f"{other_name} better" if diff > 0 else f"{ref_name} better"
+        if half == 0.0:
+            # Both models all right or all wrong: the harness's stderr (sample sd / sqrt(n)) is 0 and the
+            # interval has no width; say so rather than let a handful of examples look decisive.
+            verdict += " (stderr 0: interval degenerate)"
     return {"diff": diff, "ci95": [lo, hi], "verdict": verdict}
 
 
@@ -239,7 +243,7 @@ def plot_report(report: dict, path: Path) -> None:
             ax.barh(ys, xs, height=width, xerr=errs, capsize=2, label=model)
         ax.set_yticks([j + width * (len(models) - 1) / 2 for j in range(len(rows))],
                       [f"{r['task']} ({r['group']})" for r in rows], fontsize=7)
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, 1.05)
         ax.set_xlabel("acc (95% interval)")
         ax.set_title(f"Benchmark tasks, {report['num_fewshot']}-shot")
         ax.legend(fontsize=8)

@@ -226,3 +226,42 @@ def test_fewshot_needs_a_separate_split(tmp_path):
     # Zero-shot needs no train file.
     (spec,) = resolve_tasks(EvalConfig(tasks=["dapt_fpb"], task_data={"dapt_fpb": {"test": files["test"]}}))
     assert spec.fewshot_split is None and len(spec.task.eval_docs) == 6
+
+
+@pytest.mark.parametrize(
+    ("ref", "other", "verdict"),
+    [
+        ({"value": 0.50, "stderr": 0.05}, {"value": 0.55, "stderr": 0.05}, "within noise"),
+        ({"value": 0.50, "stderr": 0.02}, {"value": 0.60, "stderr": 0.02}, "B better"),
+        ({"value": 0.70, "stderr": 0.02}, {"value": 0.60, "stderr": 0.02}, "A better"),
+        ({"value": 1.00, "stderr": 0.00}, {"value": 0.00, "stderr": 0.00}, "A better (stderr 0: interval degenerate)"),
+        ({"value": 0.50, "stderr": None}, {"value": 0.60, "stderr": 0.02}, "no stderr"),
+    ],
+)
+def test_difference_verdicts(ref, other, verdict):
+    from eval.report import compare
+
+    cmp = compare(ref, other, "A", "B")
+    assert cmp["verdict"] == verdict
+    assert cmp["diff"] == pytest.approx(other["value"] - ref["value"])
+
+
+def test_contamination_counts_and_skips_short_examples(tmp_path):
+    from eval.contamination import contamination
+
+    long_a = "the appellate court held that the statute of limitations began when the injury was discovered"
+    long_b = "operating cash flow covered capital expenditure twice over during the fiscal year under review"
+    write_documents(tmp_path / "train.jsonl.gz", [Document("t", f"Notes. {long_a.upper()}! More text.", "s", "legal")])
+    out = contamination({"law": [long_a, "yes or no"], "fin": [long_b]}, tmp_path / "train.jsonl.gz", n=13, min_words=8)
+    # Case and punctuation do not hide an overlap; a 3-word example is not checked at all.
+    assert out["tasks"]["law"] == {"examples": 2, "checked": 1, "contaminated": 1, "fraction": 1.0}
+    assert out["tasks"]["fin"]["contaminated"] == 0 and out["train_docs_scanned"] == 1
+
+
+def test_kshot_run_end_to_end(tiny_models, tmp_path):
+    cfg = EvalConfig(tasks=["dapt_fpb"], num_fewshot=2, intrinsic=False, bootstrap_iters=0)
+    summary = run_eval(cfg, {"domain": tiny_models["domain"]}, {}, tmp_path)
+    raw = json.loads(Path(summary["results"]).read_text())["harness"]["domain"]
+    assert raw["n-shot"]["dapt_fpb"] == 2
+    assert 0.0 <= raw["results"]["dapt_fpb"]["acc,none"] <= 1.0
+    assert "2-shot" in (tmp_path / "report.md").read_text()
