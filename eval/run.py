@@ -1,5 +1,7 @@
 """The eval stage: score Hugging Face causal-LM folders with lm-evaluation-harness, used as a library.
 
+One ``simple_evaluate`` call per model over every task: the held-out perplexity tasks built here and
+the benchmark tasks of eval/tasks (see eval/taskset.py), the same Task objects for every model.
 Intrinsic metrics (word perplexity, byte perplexity, bits per byte) come from the harness's
 ``loglikelihood_rolling`` output type over whole held-out documents, exactly as its ``wikitext`` task
 scores them; we only write the documents where the harness's ``json`` loader reads them and collect
@@ -63,16 +65,24 @@ def run_eval(
     ppl = manager.load([perplexity_task(g, info["path"]) for g, info in held.items()])["tasks"] if held else {}
     tasks = list(ppl.values()) + [spec.task for spec in specs]
 
+    contam = None
+    if train_docs is not None and specs:  # before scoring: a bad shard fails in seconds, not after hours
+        try:
+            contam = contamination({s.name: example_texts(s) for s in specs}, Path(train_docs),
+                                   n=cfg.contamination_ngram, min_words=cfg.contamination_min_words)
+        except (FileNotFoundError, KeyError, json.JSONDecodeError) as err:
+            raise UserError(f"eval: training documents {train_docs} are not readable Document shards ({err}); "
+                            f"pass the run's selected/docs folder") from err
+
     harness: dict[str, Any] = {}
     with cpu_threads(cfg.cpu_threads):
         for name, path in models.items():
             log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
-            harness[name] = evaluate_model(cfg, path, tasks, manager=manager)
-
-    contam = None
-    if train_docs is not None and specs:
-        contam = contamination({s.name: example_texts(s) for s in specs}, Path(train_docs),
-                               n=cfg.contamination_ngram, min_words=cfg.contamination_min_words)
+            try:
+                lm = load_lm(cfg, path)
+            except (OSError, ValueError) as err:
+                raise UserError(f"model {name!r}: {path} cannot be loaded as a causal LM ({err})") from err
+            harness[name] = evaluate_model(cfg, path, tasks, manager=manager, lm=lm)
 
     results = {
         "reference": next(iter(models)),

@@ -115,3 +115,12 @@ def test_config_rejects_unknown_keys_and_devices():
     with pytest.raises(ValueError, match="eval.device"):
         EvalConfig(device="gpu")
     assert EvalConfig().max_docs == 1000
+
+
+def test_unloadable_model_is_a_user_error(heldout, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    (bad / "tokenizer.json").write_text("{}")
+    with pytest.raises(UserError, match="cannot be loaded"):
+        run_eval(EvalConfig(tasks=[]), {"bad": bad}, heldout, tmp_path / "out")
