@@ -140,6 +140,9 @@ def merge_user_config(user: dict[str, Any], ours: dict[str, Any], path: Path | s
         raise UserError(f"{path}: remove the scheduler section; the trainer sets the learning rate (warm-up + cosine) itself")
     for key in ("zero_optimization", "bf16", "fp16", "steps_per_print"):
         merged.setdefault(key, ours[key])
+    for key in ("bf16", "fp16"):  # "enabled": "auto" follows pretrain.precision
+        if merged[key].get("enabled") == "auto":
+            merged[key] = {**merged[key], "enabled": ours[key]["enabled"]}
     return merged
 
 
@@ -233,6 +236,20 @@ def monitored(val: dict[str, float], monitor: str) -> float:
     if monitor == "mean" or monitor not in val:
         return float(np.mean(list(val.values())))
     return val[monitor]
+
+
+def shard_sizes(engine: Any, optimizer: Any, world: int) -> dict[str, list[int]]:
+    """Per rank: optimizer-state and parameter elements held locally (what ZeRO partitions)."""
+    import torch.distributed as dist
+
+    inner = getattr(optimizer, "optimizer", optimizer)  # ZeRO wraps the torch optimizer of its fp32 partitions
+    opt = sum(t.numel() for st in inner.state.values() for t in st.values() if torch.is_tensor(t) and t.dim() > 0)
+    params = sum(p.ds_tensor.numel() if hasattr(p, "ds_tensor") else p.numel() for p in engine.module.parameters())
+    mine = [int(opt), int(params)]
+    everyone: list[Any] = [mine] * world
+    if world > 1:
+        dist.all_gather_object(everyone, mine)
+    return {"optimizer_state_numel": [e[0] for e in everyone], "param_numel": [e[1] for e in everyone]}
 
 
 def _memory_gib(device: torch.device) -> float:
@@ -458,6 +475,7 @@ def run_pretrain(
     if state["stop_reason"] == "early_stopping" and (ckpt_dir / BEST).is_dir():
         load_checkpoint(engine, ckpt_dir, BEST, rank, world, module_only=True)
         exported = f"best (step {stopper.best_step})"
+    shards = shard_sizes(engine, optimizer, world)
     hf_dir = out_dir / "hf"
     export_hf(engine, cfg, hf_dir, tokenizer_dir, rank)
 
@@ -481,6 +499,7 @@ def run_pretrain(
         "precision": precision,
         "world": world,
         "zero_stage": ds_config.get("zero_optimization", {}).get("stage"),
+        **shards,
         "hf_dir": str(hf_dir),
     }
     if rank == 0:

@@ -176,3 +176,12 @@ def test_early_stopping_keeps_and_exports_the_best(inputs: dict[str, Path], tmp_
                               for b in validation_batches(inputs["tokens_dir"], g, SEQ, 8, 2)]) for g in ("domain", "general")}
     assert np.mean(list(losses.values())) == pytest.approx(vals[2]["val.monitored"], rel=1e-4)
     assert (out / "checkpoints" / "best").is_dir()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs" / "deepspeed").glob("*.json")), ids=lambda p: p.name)
+def test_example_deepspeed_configs_resolve(path: Path) -> None:
+    """Every example JSON in configs/deepspeed is accepted and leaves no "auto" behind."""
+    ds = deepspeed_config(tiny_config(global_batch=16, micro_batch=4, deepspeed_config=path), world=2, precision="fp32")
+    assert "auto" not in json.dumps(ds)
+    assert ds["train_batch_size"] == 16 and ds["gradient_accumulation_steps"] == 2
+    assert ds["optimizer"]["params"]["lr"] == 3e-3 and ds["optimizer"]["params"]["betas"] == [0.9, 0.95]
