@@ -154,7 +154,7 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     out_dir = Path(out_dir)
     files = _resolve_inputs(cfg)
     # A rerun replaces this stage's outputs; stale shards from an earlier run must not mix in.
-    for sub in ("docs", "rejected", "dead_letter", "_tally", "_tmp"):
+    for sub in ("docs", "rejected", "dead_letter", "_tally", "_tmp", *(p.name for p in out_dir.glob(".temp*"))):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     rules = {s.name: cfg.rules_for(s) for s in cfg.sources}
@@ -163,32 +163,35 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     pipeline = beam.Pipeline(options=_pipeline_options(cfg, beam_args))
     read = pipeline | "ReadSources" >> ReadSources(files, cfg.sources, cfg.dead_letter_max_bytes)
     cleaned = read.docs | "Clean" >> Clean(rules)
-    dropped = (read.dropped, cleaned.dropped) | "AllDropped" >> beam.Flatten()
     if cfg.dedup:
         deduped = cleaned.kept | "ExactDedup" >> ExactDedup(str(out_dir / "_tmp" / "kept"))
         kept, duplicates = deduped.unique, deduped.duplicates
     else:
         kept, duplicates = cleaned.kept, pipeline | "NoDuplicates" >> beam.Create([])
 
-    outputs = [
-        kept | "KeptJson" >> beam.Map(lambda d: (f"docs/{d.source}", d.to_json())),
-        read.malformed | "DeadLetterJson" >> beam.Map(lambda r: ("dead_letter", json.dumps(r, sort_keys=True))),
-        (
-            {"kept": kept, "dropped": dropped, "duplicates": duplicates, "malformed": read.malformed}
-            | "Tally" >> Tally()
-            | "TallyJson" >> beam.MapTuple(lambda key, value: ("_tally", json.dumps([*key, *value])))
-        ),
-    ]
+    # One write per output, and no Flatten of full records: the local runner materializes a Flatten's whole
+    # input in memory before its consumer runs (measured: peak RSS grew with the corpus). The tally is
+    # combined per outcome first, so only a few sums are flattened.
+    writes = {
+        "dead_letter": read.malformed | "DeadLetterJson" >> beam.Map(lambda r: ("dead_letter", json.dumps(r, sort_keys=True))),
+        "docs": kept | "KeptJson" >> beam.Map(lambda d: (f"docs/{d.source}", d.to_json())),
+    }
     if cfg.write_rejected:
-        outputs.append(
-            (dropped, duplicates)
-            | "AllRejected" >> beam.Flatten()
-            | "RejectedJson" >> beam.Map(lambda e: ("rejected", rejected_json(e)))
-        )
-    destinations = [f"docs/{s.name}" for s in cfg.sources] + ["dead_letter", "_tally", "rejected"]
-    for folder in destinations:
+        for label, pcoll in (("read", read.dropped), ("rules", cleaned.dropped), ("dedup", duplicates)):
+            writes[f"rejected/{label}"] = pcoll | f"Rejected{label.title()}Json" >> beam.Map(
+                lambda e, label=label: (f"rejected/{label}", rejected_json(e)))
+    writes["_tally"] = (
+        {"kept": kept, "read_dropped": read.dropped, "rule_dropped": cleaned.dropped, "duplicates": duplicates,
+         "malformed": read.malformed}
+        | "Tally" >> Tally()
+        | "TallyJson" >> beam.MapTuple(lambda key, value: ("_tally", json.dumps([*key, *value])))
+    )
+    folders = [f"docs/{s.name}" for s in cfg.sources] + [name for name in writes if name != "docs"]
+    for folder in folders:
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
-    outputs | "AllOutputs" >> beam.Flatten() | "Write" >> WriteOutputs(str(out_dir), len(destinations))
+    for name, records in writes.items():
+        label = name.replace("/", "_")
+        records | f"Write[{name}]" >> WriteOutputs(str(out_dir), len(folders), temp_name=f".temp_{label}")
     result = pipeline.run()
     result.wait_until_finish()
     seconds = time.perf_counter() - started

@@ -17,6 +17,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.textio import WriteToText
 from apache_beam.metrics import Metrics
+from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.pvalue import AsDict, TaggedOutput
 
 from pipeline.curate.chain import apply_rules
@@ -174,6 +175,7 @@ def tally_key(kind: str, element: Any) -> tuple[tuple[str, str, str], tuple[int,
         doc, reason = element, ""
     else:
         doc, reason = element
+        kind = "dropped" if kind.endswith("dropped") else kind  # read-time and rule drops are both drops
     return (doc.source, kind, reason), (1, doc.signals["in_chars"], doc.signals["in_words"])
 
 
@@ -191,15 +193,22 @@ def _sum_tuples(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
 
 
 class Tally(beam.PTransform):
-    """Sums docs / input chars / input words per (source, outcome, reason), plus PII counts of kept docs."""
+    """Sums docs / input chars / input words per (source, outcome, reason), plus PII counts of kept docs.
+
+    Each outcome is combined on its own before the (then tiny) results are flattened, so the sums are built
+    inside the stage that produces the outcome.
+    """
 
     def expand(self, outcomes: dict[str, Any]):
-        keyed = [
-            pcoll | f"Key{kind.title()}" >> beam.Map(lambda e, kind=kind: tally_key(kind, e))
+        combined = [
+            pcoll
+            | f"Key[{kind}]" >> beam.Map(lambda e, kind=kind: tally_key(kind, e))
+            | f"Sum[{kind}]" >> beam.CombinePerKey(_sum_tuples)
             for kind, pcoll in outcomes.items()
         ]
-        keyed.append(outcomes["kept"] | "KeyPii" >> beam.FlatMap(pii_keys))
-        return keyed | "AllOutcomes" >> beam.Flatten() | "Sum" >> beam.CombinePerKey(_sum_tuples)
+        combined.append(outcomes["kept"] | "KeyPii" >> beam.FlatMap(pii_keys)
+                        | "SumPii" >> beam.CombinePerKey(_sum_tuples))
+        return combined | "AllOutcomes" >> beam.Flatten()
 
 
 def rejected_json(element: tuple[Document, str]) -> str:
@@ -233,13 +242,15 @@ class WriteOutputs(beam.PTransform):
     the destination folders must exist before the run, since the final rename does not create them.
     """
 
-    def __init__(self, root: str, n_destinations: int):
+    def __init__(self, root: str, n_destinations: int, temp_name: str = ".temp"):
         super().__init__()
-        self._root, self._n = root, n_destinations
+        self._root, self._n, self._temp = root, n_destinations, temp_name
 
     def expand(self, records):
         return records | "WriteFiles" >> fileio.WriteToFiles(
             path=self._root,
+            # A temp folder per write: several writes share the root and must not see each other's files.
+            temp_directory=StaticValueProvider(str, FileSystems.join(self._root, self._temp)),
             destination=lambda record: record[0],
             sink=GzipLinesSink(),
             file_naming=shard_name,

@@ -66,7 +66,7 @@ def _reconciles(bucket):
 
 
 def _gz_json(folder):
-    return [json.loads(line) for p in sorted(folder.glob("*.jsonl.gz")) for line in gzip.open(p, "rt")]
+    return [json.loads(line) for p in sorted(folder.rglob("*.jsonl.gz")) for line in gzip.open(p, "rt")]
 
 
 def test_run_curate_mixed_inputs_and_sample_corpus(tmp_path, capsys):
