@@ -74,6 +74,13 @@ class RoutingConfig(BaseModel):
     min_probability: float = Field(
         0.8, gt=0.0, le=1.0, description="domain classifier probability needed to move a general page"
     )
+    keep_token_fraction: float | None = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="fraction of a source's routed pages kept by quality selection (1.0: all, as BloombergGPT kept "
+        "its finance-relevant web in FinPile); null applies the source's own keep_token_fraction",
+    )
 
 
 class SelectionConfig(BaseModel):

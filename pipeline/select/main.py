@@ -25,6 +25,7 @@ from pipeline.select.transforms import (
     NEAR_DUPLICATE,
     NOT_SELECTED,
     ORIGINAL_DOMAIN,
+    ROUTED_GROUP,
     CountFates,
     Decontaminate,
     ReadDocuments,
@@ -32,7 +33,9 @@ from pipeline.select.transforms import (
     ScoreQuality,
     SelectByQuality,
     WriteShards,
+    _sum_pairs,
     build_benchmark_index,
+    word_count,
     write_json,
 )
 
@@ -116,18 +119,20 @@ def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], o
             | "SizeOnes" >> beam.Map(lambda s: (s, 1))
             | "SizeHistogram" >> beam.CombinePerKey(sum)
         )
-    if _routing_possible(cfg, quality_model):
+    routing = _routing_possible(cfg, quality_model)
+    if routing:
         routed = current | "RouteDomains" >> RouteDomains(cfg.routing, quality_model)
         current = routed[KEPT]
         collected["moved"] = routed["moved"]
-    selected = current | "Selection" >> SelectByQuality(cfg.selection)
+    routed_fraction = cfg.routing.keep_token_fraction if routing else None
+    selected = current | "Selection" >> SelectByQuality(cfg.selection, routed_fraction)
     fates[KEPT], fates[NOT_SELECTED] = selected[KEPT], selected[NOT_SELECTED]
     collected["thresholds"] = selected["thresholds"]
     collected["moved_kept"] = (
         selected[KEPT]
         | "RoutedKept" >> beam.Filter(lambda d: ORIGINAL_DOMAIN in d.signals)
-        | "RoutedKeptKey" >> beam.Map(lambda d: ((d.source, d.domain), 1))
-        | "CountRoutedKept" >> beam.CombinePerKey(sum)
+        | "RoutedKeptKey" >> beam.Map(lambda d: ((d.source, d.domain), (1, word_count(d.text))))
+        | "CountRoutedKept" >> beam.CombinePerKey(_sum_pairs)
     )
     collected["shards"] = selected[KEPT] | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source)
     if cfg.write_removed:
@@ -150,16 +155,19 @@ def _read_work(out_dir: Path, name: str) -> list:
     return json.loads((out_dir / WORK / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def _by_source_domain(rows: list) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for (source, domain), (docs, words) in rows:
+        out.setdefault(source, {})[domain] = {"docs": docs, "words": words}
+    return out
+
+
 def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
     counts = _read_work(out_dir, "counts")
     thresholds = dict(_read_work(out_dir, "thresholds"))
     frequent = dict(_read_work(out_dir, "frequent_lines"))
-    moved: dict[str, dict[str, int]] = {}
-    for (source, domain), n in _read_work(out_dir, "moved"):
-        moved.setdefault(source, {})[domain] = n
-    moved_kept: dict[str, dict[str, int]] = {}
-    for (source, domain), n in _read_work(out_dir, "moved_kept"):
-        moved_kept.setdefault(source, {})[domain] = n
+    moved = _by_source_domain(_read_work(out_dir, "moved"))
+    moved_kept = _by_source_domain(_read_work(out_dir, "moved_kept"))
     units = ("docs", "words")
     sources: dict[str, dict[str, Any]] = {}
     for (source, fate), (docs, words) in counts:
@@ -167,17 +175,27 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
         sources[source][fate] = {"docs": docs, "words": words}
     for source, s in sorted(sources.items()):
         s["reconciled"] = all(s[INPUT][u] == sum(s[f][u] for f in FATES) for u in units)
-        candidates = s[KEPT]["words"] + s[NOT_SELECTED]["words"]
+        # Achieved fraction over the source's own (non-routed) pages; routed pages have their own target.
+        routed_words = sum(v["words"] for v in moved.get(source, {}).values())
+        routed_kept_words = sum(v["words"] for v in moved_kept.get(source, {}).values())
+        candidates = s[KEPT]["words"] + s[NOT_SELECTED]["words"] - routed_words
+        selected_words = s[KEPT]["words"] - routed_kept_words
         s["selection"] = {
             "method": cfg.selection.method,
             "target_token_fraction": cfg.selection.fraction_for(source),
-            "achieved_token_fraction": round(s[KEPT]["words"] / candidates, 6) if candidates else None,
+            "achieved_token_fraction": round(selected_words / candidates, 6) if candidates else None,
             "threshold": thresholds.get(source),
         }
+        if routed_words:
+            s["selection"]["routed"] = {
+                "target_token_fraction": cfg.routing.keep_token_fraction or cfg.selection.fraction_for(source),
+                "achieved_token_fraction": round(routed_kept_words / routed_words, 6),
+                "threshold": thresholds.get(source + ROUTED_GROUP),
+            }
         s["kept_token_fraction"] = round(s[KEPT]["words"] / s[INPUT]["words"], 6) if s[INPUT]["words"] else None
         s["frequent_lines"] = frequent.get(source, 0)
-        s["routed"] = dict(sorted(moved.get(source, {}).items()))  # moved before selection
-        s["routed_kept"] = dict(sorted(moved_kept.get(source, {}).items()))  # ... and kept by it
+        s["routed"] = {d: v["docs"] for d, v in sorted(moved.get(source, {}).items())}  # moved before selection
+        s["routed_kept"] = {d: v["docs"] for d, v in sorted(moved_kept.get(source, {}).items())}  # ... and kept
     histogram = {str(size): n for size, n in sorted(_read_work(out_dir, "cluster_sizes"))}
     totals = {f: {u: sum(s[f][u] for s in sources.values()) for u in units} for f in (INPUT, *FATES)}
     stats: dict[str, Any] = {
@@ -190,9 +208,9 @@ def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
             "histogram": histogram,
         },
         "routed": {
-            "docs": sum(sum(m.values()) for m in moved.values()),
-            "kept": sum(sum(m.values()) for m in moved_kept.values()),
-            "by_source": moved,
+            "docs": sum(v["docs"] for m in moved.values() for v in m.values()),
+            "kept": sum(v["docs"] for m in moved_kept.values() for v in m.values()),
+            "by_source": {src: {d: v["docs"] for d, v in m.items()} for src, m in moved.items()},
         },
         "shards": sorted(_read_work(out_dir, "shards"), key=lambda r: r["path"]),
     }

@@ -171,7 +171,7 @@ class _RouteFn(beam.DoFn):
         domain, prob = self.model.best_domain(doc.text)
         if domain != "general" and prob >= self.cfg.min_probability:
             signals = {**doc.signals, ORIGINAL_DOMAIN: doc.domain, DOMAIN_SCORE: round(prob, 6)}
-            yield beam.pvalue.TaggedOutput("moved", (doc.source, domain))
+            yield beam.pvalue.TaggedOutput("moved", ((doc.source, domain), (1, word_count(doc.text))))
             yield doc.replace(domain=domain, signals=signals)
         else:
             yield doc
@@ -180,7 +180,7 @@ class _RouteFn(beam.DoFn):
 class RouteDomains(beam.PTransform):
     """Moves general pages that the domain classifier scores as legal/medical/financial -> {"kept", "moved"}.
 
-    ``moved`` holds ((source, new domain), count) pairs; the original domain stays in the signals.
+    ``moved`` holds ((source, new domain), (docs, words)) pairs; the original domain stays in the signals.
     """
 
     def __init__(self, cfg: RoutingConfig, model_path: Path):
@@ -189,7 +189,7 @@ class RouteDomains(beam.PTransform):
 
     def expand(self, docs):
         out = docs | "Route" >> beam.ParDo(_RouteFn(self.cfg, self.model_path)).with_outputs("moved", main=KEPT)
-        moved = out["moved"] | "MovedOnes" >> beam.Map(lambda k: (k, 1)) | "CountMoved" >> beam.CombinePerKey(sum)
+        moved = out["moved"] | "CountMoved" >> beam.CombinePerKey(_sum_pairs)
         return {KEPT: out[KEPT], "moved": moved}
 
 
@@ -205,20 +205,39 @@ def pareto_keep(doc_id: str, score: float, alpha: float, seed: int) -> bool:
     return bool(rng.pareto(alpha) > 1.0 - score)
 
 
+ROUTED_GROUP = "/routed"  # suffix of the selection group of routed pages (source names cannot hold "/")
+
+
+class Fractions:
+    """Target token fraction of each selection group: a source, or its routed pages ("<source>/routed")."""
+
+    def __init__(self, cfg: SelectionConfig, routed_fraction: float | None):
+        self.cfg, self.routed_fraction = cfg, routed_fraction
+
+    @staticmethod
+    def group(doc: Document) -> str:
+        return doc.source + ROUTED_GROUP if ORIGINAL_DOMAIN in doc.signals else doc.source
+
+    def for_group(self, group: str) -> float:
+        if group.endswith(ROUTED_GROUP) and self.routed_fraction is not None:
+            return self.routed_fraction
+        return self.cfg.fraction_for(group.removesuffix(ROUTED_GROUP))
+
+
 class _SelectFn(beam.DoFn):
-    def __init__(self, cfg: SelectionConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: SelectionConfig, fractions: Fractions):
+        self.cfg, self.fractions = cfg, fractions
 
     def process(self, doc: Document, thresholds: dict[str, float]):
-        frac = self.cfg.fraction_for(doc.source)
-        if frac >= 1.0:
+        group = self.fractions.group(doc)
+        if self.fractions.for_group(group) >= 1.0:
             keep = True
         elif self.cfg.method == "pareto":
             keep = pareto_keep(f"{doc.source}/{doc.id}", quality_of(doc), self.cfg.pareto_alpha, self.cfg.seed)
         else:
             # Strictly above the (1 - f) quantile: the document straddling the quantile is dropped, so the
             # achieved fraction undershoots the target by less than one document's tokens.
-            keep = quality_of(doc) > thresholds[doc.source]
+            keep = quality_of(doc) > thresholds[group]
         if keep:
             yield doc
         else:
@@ -226,22 +245,26 @@ class _SelectFn(beam.DoFn):
 
 
 class SelectByQuality(beam.PTransform):
-    """Keeps each source's best ``keep_token_fraction`` of words -> {"kept", "not_selected", "thresholds"}."""
+    """Keeps each source's best ``keep_token_fraction`` of words -> {"kept", "not_selected", "thresholds"}.
 
-    def __init__(self, cfg: SelectionConfig):
+    Routed pages form their own group per source, selected at ``routed_fraction`` (None: the source's own).
+    """
+
+    def __init__(self, cfg: SelectionConfig, routed_fraction: float | None = None):
         super().__init__()
         self.cfg = cfg
+        self.fractions = Fractions(cfg, routed_fraction)
 
     def expand(self, docs):
-        cfg = self.cfg
+        cfg, fractions = self.cfg, self.fractions
         thresholds = (
             docs
-            | "NeedsThreshold" >> beam.Filter(lambda d: cfg.fraction_for(d.source) < 1.0)
-            | "ScoreAndWeight" >> beam.Map(lambda d: (d.source, (quality_of(d), max(word_count(d.text), 1))))
+            | "NeedsThreshold" >> beam.Filter(lambda d: fractions.for_group(fractions.group(d)) < 1.0)
+            | "ScoreAndWeight" >> beam.Map(lambda d: (fractions.group(d), (quality_of(d), max(word_count(d.text), 1))))
             | "Quantiles" >> ApproximateQuantiles.PerKey(cfg.num_quantiles, weighted=True)
-            | "Threshold" >> beam.Map(lambda kv: (kv[0], threshold_from_quantiles(kv[1], cfg.fraction_for(kv[0]))))
+            | "Threshold" >> beam.Map(lambda kv: (kv[0], threshold_from_quantiles(kv[1], fractions.for_group(kv[0]))))
         )
-        out = docs | "Select" >> beam.ParDo(_SelectFn(cfg), beam.pvalue.AsDict(thresholds)).with_outputs(
+        out = docs | "Select" >> beam.ParDo(_SelectFn(cfg, fractions), beam.pvalue.AsDict(thresholds)).with_outputs(
             NOT_SELECTED, main=KEPT
         )
         return {KEPT: out[KEPT], NOT_SELECTED: out[NOT_SELECTED], "thresholds": thresholds}

@@ -78,15 +78,25 @@ def test_run_select_keeps_best_fraction_and_routes_domain_pages(tmp_path: Path):
         for i in range(10)
     ]
     write_documents(tmp_path / "curated" / "web" / "part-0.jsonl.gz", docs)
-    cfg = SelectConfig(selection={"keep_token_fraction": {"web": 0.3}})
-    summary = run_select(cfg, tmp_path / "curated", tmp_path / "selected", quality_model=model_path)
-    kept = list(iter_documents(tmp_path / "selected" / "docs"))
-    assert sorted(d.id for d in kept) == ["p7", "p8", "p9"]
-    stats = json.loads((tmp_path / "selected" / "stats.json").read_text())
+    cfg = SelectConfig(selection={"keep_token_fraction": {"web": 0.3}}, routing={"enabled": False})
+    summary = run_select(cfg, tmp_path / "curated", tmp_path / "plain", quality_model=model_path)
+    assert sorted(d.id for d in iter_documents(tmp_path / "plain" / "docs")) == ["p7", "p8", "p9"]
+    stats = json.loads((tmp_path / "plain" / "stats.json").read_text())
     assert stats["sources"]["web"]["selection"]["achieved_token_fraction"] == pytest.approx(0.3)
-    assert summary["not_selected"] == 7 and summary["reconciled"]
-    # The kept pages are mostly legal vocabulary: routed to the legal group, the original domain kept.
-    assert {d.domain for d in kept} == {"legal"}
-    assert {d.signals["select/original_domain"] for d in kept} == {"general"}
-    assert stats["routed"]["by_source"]["web"]["legal"] >= 3 and summary["routed"] >= 3
-    assert stats["routed"]["kept"] == 3 and stats["sources"]["web"]["routed_kept"] == {"legal": 3}
+    assert summary["not_selected"] == 7 and summary["reconciled"] and summary["routed"] == 0
+
+    # With routing (the default), pages that are mostly legal vocabulary move to the legal group and are kept
+    # whole (routing.keep_token_fraction 1.0); the rest of the web is still cut to its best 30 %.
+    cfg = SelectConfig(selection={"keep_token_fraction": {"web": 0.3}})
+    summary = run_select(cfg, tmp_path / "curated", tmp_path / "routed", quality_model=model_path)
+    kept = {d.id: d for d in iter_documents(tmp_path / "routed" / "docs")}
+    routed = {i for i, d in kept.items() if "select/original_domain" in d.signals}
+    assert routed and "p9" in routed and "p0" not in kept
+    assert {kept[i].domain for i in routed} == {"legal"}
+    assert {kept[i].signals["select/original_domain"] for i in routed} == {"general"}
+    stats = json.loads((tmp_path / "routed" / "stats.json").read_text())
+    web = stats["sources"]["web"]
+    assert web["routed"] == web["routed_kept"] == {"legal": len(routed)} and summary["routed"] == len(routed)
+    assert web["selection"]["routed"]["achieved_token_fraction"] == 1.0
+    rest = 10 - len(routed)
+    assert 0.3 - 1 / rest <= web["selection"]["achieved_token_fraction"] <= 0.3
