@@ -150,3 +150,18 @@ def test_run_curate_user_errors(tmp_path):
     cfg = CurateConfig(sources=[{"name": "x", "paths": [str(tmp_path / "data.xlsx")]}])
     with pytest.raises(UserError, match="set format"):
         run_curate(cfg, tmp_path / "out")
+
+
+def test_beam_args_pass_through_and_local_defaults():
+    from apache_beam.options.pipeline_options import DirectOptions, SetupOptions, StandardOptions
+
+    from pipeline.curate.main import _pipeline_options
+
+    local = _pipeline_options(CurateConfig(), [])
+    assert local.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    assert local.view_as(DirectOptions).direct_num_workers == 0  # every core
+    cluster = _pipeline_options(CurateConfig(), ["--runner=FlinkRunner", "--setup_file=./setup.py",
+                                                 "--direct_num_workers=4"])
+    assert cluster.view_as(StandardOptions).runner == "FlinkRunner"
+    assert cluster.view_as(SetupOptions).setup_file == "./setup.py"
+    assert cluster.view_as(DirectOptions).direct_num_workers == 4  # the user's flag wins

@@ -1,0 +1,194 @@
+"""Benchmark: our curate job vs datatrove's Gopher quality + Gopher repetition + C4 filters, same real text.
+
+Both run on one core (our DirectRunner in-process with one worker; datatrove's LocalPipelineExecutor with
+one task and one worker) over the same JSONL.gz files sampled from ../shared/corpus, read -> filter ->
+write. Throughput is reported per core of CPU time (and per wall second; the machine is shared, so wall
+time is noisy). Kept fractions per domain are reported for: ours with the per-domain defaults (what curate
+ships), ours with the web defaults on every domain (the like-for-like rule set), and datatrove.
+
+    python bench/bench_curate.py --mb-per-file 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def build_input(out: Path, mb_per_file: float) -> dict[str, dict]:
+    """The first documents of every corpus file (up to mb_per_file MB of text each), as {id, text, domain}."""
+    out.mkdir(parents=True)
+    files = {}
+    for path in sorted(CORPUS.glob("*.jsonl.gz")):
+        name = path.name.split(".")[0]
+        docs = chars = 0
+        with gzip.open(path, "rt", encoding="utf-8") as fin, gzip.open(out / path.name, "wt", encoding="utf-8") as fout:
+            for line in fin:
+                rec = json.loads(line)
+                fout.write(json.dumps({"id": rec["id"], "text": rec["text"], "domain": rec["domain"]}) + "\n")
+                docs, chars = docs + 1, chars + len(rec["text"])
+                if chars >= mb_per_file * 1e6:
+                    break
+        files[name] = {"domain": name.split("_")[0], "docs": docs, "chars": chars,
+                       "bytes": (out / path.name).stat().st_size}
+    return files
+
+
+def run_ours(inputs: Path, files: dict, out: Path) -> dict:
+    from pipeline.curate.config import CurateConfig
+    from pipeline.curate.main import run_curate
+
+    cfg = CurateConfig(
+        sources=[{"name": n, "domain": f["domain"], "paths": [str(inputs / f"{n}.jsonl.gz")]} for n, f in files.items()],
+        direct_running_mode="in_memory", direct_num_workers=1,
+    )
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    run_curate(cfg, out)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    stats = json.loads((out / "stats.json").read_text())
+    kept = Counter()
+    total = Counter()
+    for name, entry in stats["sources"].items():
+        total[entry["domain"]] += entry["docs"]["in"]
+        kept[entry["domain"]] += entry["docs"]["kept"]
+    return {"wall_s": wall, "cpu_s": cpu, "kept": dict(kept), "in": dict(total),
+            "top_reasons": dict(list(stats["total"]["docs"]["dropped"].items())[:8]),
+            "duplicates": stats["total"]["docs"]["duplicates"]}
+
+
+def run_ours_web_rules(inputs: Path, files: dict) -> dict:
+    """Our rule chain (no Beam) with the web defaults on every domain: the like-for-like rule set."""
+    from pipeline.curate.chain import apply_rules
+    from pipeline.curate.config import CurateConfig, SourceConfig
+    from pipeline.rules.language import LanguageIdentifier
+
+    rules = CurateConfig().rules_for(SourceConfig(name="web", domain="general"))
+    langid = LanguageIdentifier()
+    kept, total = Counter(), Counter()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for name, info in files.items():
+        with gzip.open(inputs / f"{name}.jsonl.gz", "rt", encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                total[info["domain"]] += 1
+                kept[info["domain"]] += apply_rules(rec["text"], rules, langid).reason is None
+    return {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - cpu0, "kept": dict(kept), "in": dict(total)}
+
+
+def run_datatrove(inputs: Path, out: Path, logs: Path) -> dict:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.filters import C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    executor = LocalPipelineExecutor(
+        pipeline=[
+            JsonlReader(str(inputs), glob_pattern="*.jsonl.gz", text_key="text", id_key="id"),
+            # FineWeb's order: repetition, quality, C4 (datatrove examples/fineweb.py), published defaults.
+            GopherRepetitionFilter(),
+            GopherQualityFilter(),
+            C4QualityFilter(),
+            JsonlWriter(str(out)),
+        ],
+        tasks=1, workers=1, logging_dir=str(logs),
+    )
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    executor.run()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    kept = Counter()
+    for path in out.rglob("*.jsonl.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                kept[json.loads(line)["metadata"]["domain"]] += 1
+    return {"wall_s": wall, "cpu_s": cpu, "kept": dict(kept)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb-per-file", type=float, default=1.0, help="MB of text taken from each corpus file")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "curate.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if not CORPUS.is_dir():
+        sys.exit(f"corpus not found at {CORPUS}")
+
+    work = Path(tempfile.mkdtemp(prefix="bench_curate_"))
+    try:
+        files = build_input(work / "input", args.mb_per_file)
+        docs = sum(f["docs"] for f in files.values())
+        mb = sum(f["chars"] for f in files.values()) / 1e6
+        ours = run_ours(work / "input", files, work / "ours")
+        web = run_ours_web_rules(work / "input", files)
+        dt = run_datatrove(work / "input", work / "datatrove", work / "datatrove_logs")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def rates(run: dict) -> dict:
+        return {"docs_per_s_per_core": docs / run["cpu_s"], "mb_per_s_per_core": mb / run["cpu_s"],
+                "docs_per_wall_s": docs / run["wall_s"], "mb_per_wall_s": mb / run["wall_s"]}
+
+    domains = sorted({f["domain"] for f in files.values()})
+    domain_in = Counter()
+    for f in files.values():
+        domain_in[f["domain"]] += f["docs"]
+    kept = {d: {"docs_in": domain_in[d],
+                "ours_domain_defaults": ours["kept"].get(d, 0) / domain_in[d],
+                "ours_web_defaults": web["kept"].get(d, 0) / domain_in[d],
+                "datatrove": dt["kept"].get(d, 0) / domain_in[d]} for d in domains}
+    result = {
+        "benchmark": "curate vs datatrove (Gopher quality + Gopher repetition + C4), one core each",
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "shared": "2 cores shared with other jobs; CPU-time rates are the comparable figures"},
+        "versions": {p: version(p) for p in ("apache-beam", "datatrove", "py3langid", "spacy")},
+        "settings": {"mb_per_file": args.mb_per_file, "files": files, "docs": docs, "text_mb": mb,
+                     "ours": "run_curate, DirectRunner in_memory, 1 worker: read, normalize, language, Gopher "
+                             "quality + repetition, C4, FineWeb, PII, exact dedup, write",
+                     "datatrove": "LocalPipelineExecutor tasks=1 workers=1: JsonlReader, GopherRepetitionFilter, "
+                                  "GopherQualityFilter, C4QualityFilter, JsonlWriter"},
+        "ours": {**ours, **rates(ours)},
+        "ours_rules_only_web_defaults": {**web, **rates(web)},
+        "datatrove": {**dt, **rates(dt)},
+        "ratio_ours_vs_datatrove": {"per_core_cpu": dt["cpu_s"] / ours["cpu_s"], "wall": dt["wall_s"] / ours["wall_s"]},
+        "kept_fraction_by_domain": kept,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"\n{docs} docs, {mb:.1f} MB text from {len(files)} corpus files")
+    print(f"{'run':32s} {'docs/s/core':>12s} {'MB/s/core':>10s} {'wall s':>8s} {'cpu s':>8s}")
+    for label, run in (("ours (curate job)", result["ours"]), ("ours (rules only, web defaults)",
+                       result["ours_rules_only_web_defaults"]), ("datatrove", result["datatrove"])):
+        print(f"{label:32s} {run['docs_per_s_per_core']:12.1f} {run['mb_per_s_per_core']:10.3f} "
+              f"{run['wall_s']:8.1f} {run['cpu_s']:8.1f}")
+    ratio = result["ratio_ours_vs_datatrove"]
+    print(f"ratio ours/datatrove: {ratio['per_core_cpu']:.2f}x per core (CPU), {ratio['wall']:.2f}x wall")
+    print(f"\n{'domain':10s} {'docs':>6s} {'ours (domain)':>14s} {'ours (web)':>11s} {'datatrove':>10s}")
+    for d, k in kept.items():
+        print(f"{d:10s} {k['docs_in']:6d} {k['ours_domain_defaults']:14.3f} {k['ours_web_defaults']:11.3f} "
+              f"{k['datatrove']:10.3f}")
+    print(f"\nwritten {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
