@@ -185,3 +185,18 @@ def test_example_deepspeed_configs_resolve(path: Path) -> None:
     assert "auto" not in json.dumps(ds)
     assert ds["train_batch_size"] == 16 and ds["gradient_accumulation_steps"] == 2
     assert ds["optimizer"]["params"]["lr"] == 3e-3 and ds["optimizer"]["params"]["betas"] == [0.9, 0.95]
+
+
+def test_grad_accumulation_batch_warmup_and_tensorboard(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """16 sequences per step as 4 micro-batches of 4, starting from 4 sequences (batch-size warm-up)."""
+    out = tmp_path / "model"
+    cfg = tiny_config(global_batch=16, micro_batch=4, batch_warmup_start=4, batch_warmup_tokens=6 * 16 * SEQ,
+                      tensorboard=True, eval_interval=100)
+    summary = run_pretrain(cfg, **inputs, out_dir=out, token_target=12 * 16 * SEQ)
+    rows = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r and "event" not in r]
+    batches = [r["batch"] for r in rows]
+    assert batches[0] == 4 and batches[-1] == 16 and batches == sorted(batches) and len(set(batches)) >= 3
+    assert [r["tokens"] for r in rows] == list(np.cumsum([b * SEQ for b in batches]))
+    assert summary["tokens"] >= 12 * 16 * SEQ and summary["steps"] == len(rows)
+    assert summary["final_train_loss"] < summary["initial_train_loss"]
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
