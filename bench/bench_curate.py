@@ -7,6 +7,7 @@ time is noisy). Kept fractions per domain are reported for: ours with the per-do
 ships), ours with the web defaults on every domain (the like-for-like rule set), and datatrove.
 
     python bench/bench_curate.py --mb-per-file 1.0
+    python bench/bench_curate.py --rss      # peak RSS of curate on a small input and one >= 10x larger
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -123,14 +125,60 @@ def run_datatrove(inputs: Path, out: Path, logs: Path) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "kept": dict(kept)}
 
 
+# Runs curate in a fresh process (in-process runner, one worker) and prints that process's peak RSS.
+_RSS_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from pipeline.curate.config import CurateConfig
+from pipeline.curate.main import run_curate
+inp, out = Path(sys.argv[1]), Path(sys.argv[2])
+sources = [{"name": p.name.split(".")[0], "domain": p.name.split("_")[0], "paths": [str(p)]}
+           for p in sorted(inp.glob("*.jsonl.gz"))]
+t = time.perf_counter()
+summary = run_curate(CurateConfig(sources=sources, direct_running_mode="in_memory", direct_num_workers=1), out)
+print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "wall_s": time.perf_counter() - t, "docs_in": summary["docs_in"]}))
+"""
+
+
+def measure_rss(out: Path) -> dict:
+    """Peak RSS of a curate run on ~2.4 MB of text and on ~28 MB (>= 10x), each in its own process."""
+    work = Path(tempfile.mkdtemp(prefix="bench_curate_rss_"))
+    runs = {}
+    try:
+        for label, mb_per_file in (("small", 0.15), ("large", 2.5)):
+            files = build_input(work / label, mb_per_file)
+            proc = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(work / label), str(work / f"out_{label}")],
+                                  capture_output=True, text=True, check=True, cwd=REPO)
+            runs[label] = {"text_mb": sum(f["chars"] for f in files.values()) / 1e6,
+                           **json.loads(proc.stdout.strip().splitlines()[-1])}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {"benchmark": "curate peak RSS, small vs >= 10x larger input (DirectRunner in_memory, 1 worker)",
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+              "versions": {p: version(p) for p in ("apache-beam", "py3langid")},
+              "runs": runs, "input_ratio": runs["large"]["text_mb"] / runs["small"]["text_mb"],
+              "rss_ratio": runs["large"]["peak_rss_mb"] / runs["small"]["peak_rss_mb"]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for label, run in runs.items():
+        print(f"{label:6s} {run['text_mb']:6.1f} MB text  {run['docs_in']:6d} docs  peak RSS {run['peak_rss_mb']:7.1f} MB")
+    print(f"input x{result['input_ratio']:.1f} -> peak RSS x{result['rss_ratio']:.2f}; written {out}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb-per-file", type=float, default=1.0, help="MB of text taken from each corpus file")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "curate.json")
+    parser.add_argument("--out", type=Path, default=None, help="JSON result (default bench/results/curate*.json)")
+    parser.add_argument("--rss", action="store_true", help="measure peak RSS on a small and a >= 10x input instead")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not CORPUS.is_dir():
         sys.exit(f"corpus not found at {CORPUS}")
+    if args.rss:
+        return measure_rss(args.out or REPO / "bench" / "results" / "curate_rss.json")
+    args.out = args.out or REPO / "bench" / "results" / "curate.json"
 
     work = Path(tempfile.mkdtemp(prefix="bench_curate_"))
     try:

@@ -173,7 +173,8 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     # input in memory before its consumer runs (measured: peak RSS grew with the corpus). The tally is
     # combined per outcome first, so only a few sums are flattened.
     writes = {
-        "dead_letter": read.malformed | "DeadLetterJson" >> beam.Map(lambda r: ("dead_letter", json.dumps(r, sort_keys=True))),
+        "dead_letter": read.malformed
+        | "DeadLetterJson" >> beam.Map(lambda r: ("dead_letter", json.dumps(r, sort_keys=True))),
         "docs": kept | "KeptJson" >> beam.Map(lambda d: (f"docs/{d.source}", d.to_json())),
     }
     if cfg.write_rejected:
