@@ -301,6 +301,10 @@ def run_pretrain(
 
             shutil.rmtree(ckpt_dir, ignore_errors=True)
             (out_dir / "metrics.jsonl").unlink(missing_ok=True)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # no rank looks for a checkpoint while rank 0 is still clearing them
 
     sampler = MixtureSampler(MixturePlan.load(mix_path), tokens_dir, seq_len, cfg.seed)
     val_sets = _validation_sets(tokens_dir, seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
