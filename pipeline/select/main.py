@@ -80,11 +80,16 @@ def _check_inputs(cfg: SelectConfig, docs_dir: Path, quality_model: Path | None)
     return paths
 
 
-def _routing_possible(cfg: SelectConfig, quality_model: Path | None) -> bool:
-    if not cfg.routing.enabled or quality_model is None:
-        return False
+def _routing_status(cfg: SelectConfig, quality_model: Path | None) -> str:
+    """'on', or why domain routing does not run (it needs a model with a domain classifier)."""
+    if not cfg.routing.enabled:
+        return "off: select.routing.enabled is false"
+    if quality_model is None:
+        return "off: no quality model"
     params = json.loads(quality_model.with_suffix(".json").read_text(encoding="utf-8"))
-    return bool(params.get("domains"))
+    if not params.get("domains"):
+        return "off: the quality model has no domain classifier (its positives carry fewer than two `domain` labels)"
+    return "on"
 
 
 def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], out_dir: Path, quality_model: Path | None):
@@ -119,7 +124,7 @@ def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], o
             | "SizeOnes" >> beam.Map(lambda s: (s, 1))
             | "SizeHistogram" >> beam.CombinePerKey(sum)
         )
-    routing = _routing_possible(cfg, quality_model)
+    routing = _routing_status(cfg, quality_model) == "on"
     if routing:
         routed = current | "RouteDomains" >> RouteDomains(cfg.routing, quality_model)
         current = routed[KEPT]
@@ -294,6 +299,9 @@ def run_select(
         build_pipeline(p, cfg, paths, out_dir, quality_model)
 
     stats = _assemble_stats(cfg, out_dir)
+    stats["routed"]["status"] = _routing_status(cfg, quality_model)
+    if cfg.routing.enabled and stats["routed"]["status"] != "on":
+        log.warning("domain routing %s", stats["routed"]["status"])
     if not stats["reconciled"]:
         raise RuntimeError(f"select stats do not reconcile (a bug, not a user error): {stats['sources']}")
     shutil.rmtree(out_dir / WORK)

@@ -84,6 +84,7 @@ def test_run_select_keeps_best_fraction_and_routes_domain_pages(tmp_path: Path):
     stats = json.loads((tmp_path / "plain" / "stats.json").read_text())
     assert stats["sources"]["web"]["selection"]["achieved_token_fraction"] == pytest.approx(0.3)
     assert summary["not_selected"] == 7 and summary["reconciled"] and summary["routed"] == 0
+    assert stats["routed"]["status"].startswith("off")
 
     # With routing (the default), pages that are mostly legal vocabulary move to the legal group and are kept
     # whole (routing.keep_token_fraction 1.0); the rest of the web is still cut to its best 30 %.
@@ -96,6 +97,7 @@ def test_run_select_keeps_best_fraction_and_routes_domain_pages(tmp_path: Path):
     assert {kept[i].signals["select/original_domain"] for i in routed} == {"general"}
     stats = json.loads((tmp_path / "routed" / "stats.json").read_text())
     web = stats["sources"]["web"]
+    assert stats["routed"]["status"] == "on"
     assert web["routed"] == web["routed_kept"] == {"legal": len(routed)} and summary["routed"] == len(routed)
     assert web["selection"]["routed"]["achieved_token_fraction"] == 1.0
     rest = 10 - len(routed)
