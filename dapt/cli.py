@@ -92,7 +92,7 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _strip_local_rank(list(sys.argv[1:] if argv is None else argv))
     beam_args: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
@@ -107,6 +107,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dapt: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
         return 130
+
+
+def _strip_local_rank(argv: list[str]) -> list[str]:
+    """The `deepspeed` launcher appends --local_rank=N to every rank's command; we read LOCAL_RANK instead."""
+    kept: list[str] = []
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        name, sep, value = arg.partition("=")
+        if name in ("--local_rank", "--local-rank"):
+            if not sep and i + 1 < len(argv):
+                value, skip = argv[i + 1], True
+            os.environ.setdefault("LOCAL_RANK", value)
+            continue
+        kept.append(arg)
+    return kept
 
 
 def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -> int:

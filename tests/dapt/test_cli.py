@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,10 @@ def test_sample_stage_is_cached_until_its_config_changes(tmp_path, capsys):
     changed = json.loads((tmp_path / "raw" / "_SUCCESS.json").read_text())
     assert changed["fingerprint"] != marker["fingerprint"]
     assert "sample             ran" in capsys.readouterr().out
+
+
+def test_deepspeed_launcher_local_rank_argument_is_accepted(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert main(["--local_rank=0", "run", "--until", "sample", "--run-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "raw" / "_SUCCESS.json").is_file()
+    assert os.environ["LOCAL_RANK"] == "0"
