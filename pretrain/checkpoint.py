@@ -141,3 +141,21 @@ def load_checkpoint(engine: Any, ckpt_dir: Path, tag: str, rank: int, world: int
     if not module_only and rng_file.is_file():
         set_rng_state(torch.load(rng_file, weights_only=False))
     return state
+
+
+def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None:
+    """save_pretrained + tokenizer; ZeRO-3 shards are gathered into one 16-bit state dict on rank 0."""
+    from transformers import AutoTokenizer
+
+    module = engine.module
+    if engine.zero_optimization_stage() == 3:
+        state_dict = engine._zero3_consolidated_16bit_state_dict()  # collective: every rank calls it
+    else:
+        state_dict = module.state_dict()
+    if rank == 0:
+        hf_dir.mkdir(parents=True, exist_ok=True)
+        module.config.use_cache = True
+        module.save_pretrained(str(hf_dir), state_dict=state_dict, safe_serialization=True)
+        module.config.use_cache = False
+        AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(str(hf_dir))
+    _barrier()

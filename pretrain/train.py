@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from dapt.errors import UserError
-from pretrain.checkpoint import BEST, latest_tag, load_checkpoint, save_checkpoint, step_tag
+from pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
 from pretrain.config import PretrainConfig
 from pretrain.guards import EarlyStopping, SpikeGuard
 from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
@@ -481,7 +481,7 @@ def run_pretrain(
         exported = f"best (step {stopper.best_step})"
     shards = shard_sizes(engine, optimizer, world)
     hf_dir = out_dir / "hf"
-    export_hf(engine, cfg, hf_dir, tokenizer_dir, rank)
+    export_hf(engine, hf_dir, tokenizer_dir, rank)
 
     summary = {
         "stage": "pretrain",
@@ -522,27 +522,6 @@ def run_pretrain(
         tb.close()
     engine.destroy()
     return summary
-
-
-def export_hf(engine: Any, cfg: PretrainConfig, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None:
-    """save_pretrained + tokenizer; ZeRO-3 shards are gathered into one 16-bit state dict on rank 0."""
-    from transformers import AutoTokenizer
-
-    module = engine.module
-    if engine.zero_optimization_stage() == 3:
-        state_dict = engine._zero3_consolidated_16bit_state_dict()  # collective: every rank calls it
-    else:
-        state_dict = module.state_dict()
-    if rank == 0:
-        hf_dir.mkdir(parents=True, exist_ok=True)
-        module.config.use_cache = True
-        module.save_pretrained(str(hf_dir), state_dict=state_dict, safe_serialization=True)
-        module.config.use_cache = False
-        AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(str(hf_dir))
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        dist.barrier()
 
 
 def plot_losses(metrics_path: Path, png: Path, stop_step: int, stop_reason: str | None) -> None:
