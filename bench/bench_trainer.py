@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -117,7 +118,7 @@ def main() -> None:
 
     result = {
         "benchmark": "trainer step time vs bare PyTorch loop (CPU)",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": torch.get_num_threads() and __import__("os").cpu_count(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(), "load_avg_1_5_15": os.getloadavg(),
                     "device": "cpu", "gpu_mfu": "not measured (no GPU lent to this task)"},
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "deepspeed": deepspeed.__version__,
                      "transformers": transformers.__version__},
