@@ -69,7 +69,8 @@ def test_sample_stage_is_cached_until_its_config_changes(tmp_path, capsys):
 
 
 def test_deepspeed_launcher_local_rank_argument_is_accepted(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "unset")  # registers the variable so monkeypatch restores its absence
+    monkeypatch.delenv("LOCAL_RANK")
     assert main(["--local_rank=0", "run", "--until", "sample", "--run-dir", str(tmp_path)]) == 0
     assert (tmp_path / "raw" / "_SUCCESS.json").is_file()
     assert os.environ["LOCAL_RANK"] == "0"
