@@ -23,6 +23,7 @@ from dapt.errors import UserError
 STAGE_COMMANDS = {
     "sample": ["sample"],
     "curate": ["curate"],
+    "quality": ["quality"],
     "select": ["select"],
     "tokenize": ["tokenize"],
     "plan": ["plan"],

@@ -28,6 +28,7 @@ from dapt.errors import UserError
 from pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
 from pretrain.config import PretrainConfig
 from pretrain.guards import EarlyStopping, SpikeGuard
+from pretrain.memory import check_fits
 from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
 from pretrain.schedule import batch_at, lr_at
 
@@ -292,6 +293,12 @@ def run_pretrain(
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
     precision = resolve_precision(cfg.precision)
     shape = model_shape(cfg.model, int(tok["vocab_size"]))
+    # Refuse a run that cannot fit the GPU before anything is allocated, naming the ZeRO stage or offload
+    # that would fit (the planner's DeepSpeed accounting; on a CPU-only machine nothing is checked).
+    check_fits(shape, precision=precision, zero_stage=cfg.zero_stage, num_gpus=world,
+               gpus_per_node=int(os.environ.get("LOCAL_WORLD_SIZE", world)), micro_batch=cfg.micro_batch,
+               activation_checkpointing=False, offload_optimizer=cfg.offload_optimizer,
+               offload_params=cfg.offload_params)
     seq_len = cfg.model.seq_len
     ckpt_dir = out_dir / "checkpoints"
     if rank == 0:
