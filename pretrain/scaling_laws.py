@@ -84,10 +84,6 @@ def tokens_for_params(law: str, n: float, tokens_per_param: float = 20.0) -> flo
     return LAWS[law].tokens_for(n)
 
 
-def predicted_loss(n: float, d: float, law: str = "besiroglu") -> float:
-    return LAWS[law].loss(n, d)
-
-
 def training_flops(n: float, d: float, shape: ModelShape | None = None) -> dict[str, float]:
     """Training FLOPs: 6ND, and with the attention term 6 * n_layer * n_ctx * d_model per token
     (Kaplan et al. 2020, Table 1: forward = 2N + 2 n_layer n_ctx d_attn; backward twice the forward)."""
