@@ -180,8 +180,8 @@ def write_run_report(cfg: DaptConfig, run_dir: Path) -> dict[str, Any]:
         for name, folder in MODELS.items():
             s = _load(run_dir / folder / "summary.json")
             if s:
-                md.append(f"| {name} | {s.get('steps')} | {s.get('tokens'):,} | {s.get('initial_loss', float('nan')):.4f} | "
-                          f"{s.get('final_loss', float('nan')):.4f} | {s.get('stop_reason')} |")
+                md.append(f"| {name} | {s['steps']} | {s['tokens']:,} | {s['initial_train_loss']:.4f} | "
+                          f"{s['final_train_loss']:.4f} | {s['stop_reason']} |")
         md += ["", "![loss curves](losses.png)", ""]
 
     ev = run_dir / "eval" / "report.md"

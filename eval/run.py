@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,8 @@ def check_model_dir(name: str, path: Path) -> Path:
 
 
 def write_heldout(cfg: EvalConfig, heldout: dict[str, list[Path]], data_dir: Path) -> dict[str, dict]:
-    """Writes each group's documents (first cfg.max_docs non-empty) as plain JSONL for the harness's json loader.
+    """Writes each group's documents (first cfg.max_docs non-empty, taken in turn from each source's file so a
+    cap still covers every source) as plain JSONL for the harness's json loader.
 
     Document shards carry a free-form ``signals`` dict whose keys differ between files, which Arrow's
     schema inference rejects; the copy keeps only id, text, source and domain.
@@ -158,7 +160,7 @@ def write_heldout(cfg: EvalConfig, heldout: dict[str, list[Path]], data_dir: Pat
         digest, n_docs, n_bytes, n_empty = hashlib.sha256(), 0, 0, 0
         try:
             with path.open("w", encoding="utf-8") as fh:
-                for doc in iter_documents([Path(f) for f in files]):
+                for doc in _round_robin([iter_documents(Path(f)) for f in files]):
                     if not doc.text.strip():
                         n_empty += 1  # a rolling log-likelihood over zero bytes has no bits per byte
                         continue
@@ -178,6 +180,17 @@ def write_heldout(cfg: EvalConfig, heldout: dict[str, list[Path]], data_dir: Pat
         held[group] = {"path": path, "docs": n_docs, "bytes": n_bytes, "empty_skipped": n_empty,
                        "sha256": digest.hexdigest()}
     return held
+
+
+def _round_robin(streams: list) -> Iterator:
+    """One item from each stream in turn until all are exhausted."""
+    active = list(streams)
+    while active:
+        for stream in list(active):
+            try:
+                yield next(stream)
+            except StopIteration:
+                active.remove(stream)
 
 
 def perplexity_task(group: str, path: Path) -> dict:

@@ -55,7 +55,9 @@ class PlanConfig(BaseModel):
     offload_optimizer: bool = False
     offload_params: bool = False
     micro_batch: int = Field(1, ge=1)
-    activation_checkpointing: bool = True
+    # dapt's trainer keeps activations (no recomputation), so the default plans for that; the BloombergGPT
+    # preset sets it, as that run recomputed activations (§3.3).
+    activation_checkpointing: bool = False
     flash_attention: bool = True
     plot: bool = True
 

@@ -124,3 +124,19 @@ def test_unloadable_model_is_a_user_error(heldout, tmp_path):
     (bad / "tokenizer.json").write_text("{}")
     with pytest.raises(UserError, match="cannot be loaded"):
         run_eval(EvalConfig(tasks=[]), {"bad": bad}, heldout, tmp_path / "out")
+
+
+def test_max_docs_takes_documents_from_every_source(tmp_path):
+    from eval.config import EvalConfig
+    from eval.run import write_heldout
+    from pipeline.documents import Document, write_documents
+
+    files = []
+    for source in ("financial", "legal", "medical"):
+        path = tmp_path / f"{source}.jsonl.gz"
+        write_documents(path, [Document(f"{source}-{i}", f"{source} text {i}.", source, source) for i in range(5)])
+        files.append(path)
+    held = write_heldout(EvalConfig(max_docs=6), {"domain": files}, tmp_path / "out")
+    lines = (tmp_path / "out" / "domain.jsonl").read_text().splitlines()
+    assert held["domain"]["docs"] == 6
+    assert sorted({json.loads(line)["source"] for line in lines}) == ["financial", "legal", "medical"]

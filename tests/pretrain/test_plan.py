@@ -66,7 +66,7 @@ def test_effective_data_muennighoff():
 def _bloomberg_cfg(**kw) -> PlanConfig:
     # BloombergGPT (Wu et al. 2023, §3.3): 1.3M GPU-hours on 40GB A100s at 102 TFLOP/s achieved,
     # activation checkpointing (0.75 of the budget usable), 708.9B tokens in FinPile + public data.
-    return PlanConfig(gpu_type="a100-40gb", num_gpus=512, gpu_hours=1.3e6, mfu=102 / 312,
+    return PlanConfig(gpu_type="a100-40gb", num_gpus=512, gpu_hours=1.3e6, mfu=102 / 312, activation_checkpointing=True,
                       available_tokens=int(708.9e9), plot=False, **kw)
 
 
