@@ -30,8 +30,10 @@ MARKER = "_SUCCESS.json"
 
 
 def _jsonable(value: Any) -> Any:
+    # Only the settings that differ from the defaults: a release that adds a defaulted config field
+    # must not invalidate every finished stage of an existing run.
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", exclude_defaults=True)
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     return value

@@ -74,3 +74,16 @@ def test_deepspeed_launcher_local_rank_argument_is_accepted(tmp_path, capsys, mo
     assert main(["--local_rank=0", "run", "--until", "sample", "--run-dir", str(tmp_path)]) == 0
     assert (tmp_path / "raw" / "_SUCCESS.json").is_file()
     assert os.environ["LOCAL_RANK"] == "0"
+
+
+def test_fingerprint_ignores_settings_left_at_their_defaults(tmp_path):
+    from dapt.config import load_config
+    from dapt.run import fingerprint
+    from dapt.stages import stage
+
+    plain = load_config(REPO / "configs" / "tiny.yaml", run_dir=tmp_path)
+    explicit = load_config(REPO / "configs" / "tiny.yaml", {"tokenize.batch_max": 1024}, run_dir=tmp_path)
+    changed = load_config(REPO / "configs" / "tiny.yaml", {"tokenize.batch_max": 512}, run_dir=tmp_path)
+    tokenize = stage("tokenize")
+    assert fingerprint(tokenize, plain, tmp_path) == fingerprint(tokenize, explicit, tmp_path)
+    assert fingerprint(tokenize, plain, tmp_path) != fingerprint(tokenize, changed, tmp_path)
