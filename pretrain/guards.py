@@ -17,6 +17,7 @@ NONFINITE_LOSS = "spike/nonfinite_loss"
 LOSS_SPIKE = "spike/loss"
 NONFINITE_GRAD = "spike/nonfinite_grad"
 GRAD_SPIKE = "spike/grad_norm"
+LOSS_SCALE_SKIP = "skip/loss_scale_overflow"  # fp16's dynamic loss scale at work: not counted as a spike
 
 
 class EarlyStopping:
@@ -52,7 +53,7 @@ class EarlyStopping:
 
 
 class SpikeGuard:
-    """Flags non-finite or spiking losses (before backward) and gradient norms (after the step).
+    """Flags non-finite or spiking losses (before backward) and gradient norms (before the update).
 
     A value spikes when it exceeds factor x the mean of the last `window` good values, once at least
     `warmup_steps` good values are known. `record_spike` says when spikes come so often

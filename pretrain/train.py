@@ -1,7 +1,7 @@
 """The pre-training loop: a Llama-style model trained through DeepSpeed ZeRO to a token target.
 
 `run_pretrain` reads top to bottom like nanoGPT's train.py: set up (distributed, data, model, engine,
-resume) -> loop (lr -> forward -> spike check -> backward -> step -> log -> validate -> early stop ->
+resume) -> loop (lr -> forward -> loss-spike check -> backward -> grad-norm gate -> step -> log -> validate -> early stop ->
 checkpoint) -> export. Every resumable piece of state goes through a `state_dict()`.
 
 Launch: one process (CPU + gloo, or one GPU) when nothing sets RANK/WORLD_SIZE; several GPUs and nodes
@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from dapt.errors import UserError
 from pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
 from pretrain.config import PretrainConfig
-from pretrain.guards import EarlyStopping, SpikeGuard
+from pretrain.gate import StepGate
+from pretrain.guards import LOSS_SCALE_SKIP, NONFINITE_GRAD, EarlyStopping, SpikeGuard
 from pretrain.memory import check_fits
 from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
 from pretrain.schedule import batch_at, lr_at
@@ -139,6 +140,8 @@ def merge_user_config(user: dict[str, Any], ours: dict[str, Any], path: Path | s
             raise UserError(f'{path}: optimizer lr={params[key]} disagrees with pretrain.lr={value}; write "auto" there')
     if "scheduler" in merged:
         raise UserError(f"{path}: remove the scheduler section; the trainer sets the learning rate (warm-up + cosine) itself")
+    if merged.get("managed_gradient_accumulation", True) is not True:
+        raise UserError(f"{path}: remove managed_gradient_accumulation; the trainer marks each batch's last micro-batch itself")
     for key in ("zero_optimization", "bf16", "fp16", "steps_per_print"):
         merged.setdefault(key, ours[key])
     for key in ("bf16", "fp16"):  # "enabled": "auto" follows pretrain.precision
@@ -204,6 +207,11 @@ def _loss(engine: Any, batch: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy of a [B, seq_len + 1] batch (inputs = [:-1], targets = [1:])."""
     logits = engine(input_ids=batch[:, :-1]).logits
     return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+
+
+def _jsonable(value: float | None) -> float | str | None:
+    """NaN and inf as strings: json.dumps would write bare NaN, which strict JSON readers refuse."""
+    return value if value is None or math.isfinite(value) else str(value)
 
 
 def _all_mean(value: torch.Tensor, world: int) -> float:
@@ -330,6 +338,7 @@ def run_pretrain(
     state: dict[str, Any] = {"step": 0, "tokens": 0, "cursor": 0, "initial_loss": None, "skipped_samples": 0,
                              "stop_reason": None, "val": {}, "world": world, "last_loss": None}
     stopper, guard = EarlyStopping(cfg.early_stopping), SpikeGuard(cfg.spike)
+    gate = StepGate(engine, guard)
 
     def trainer_state() -> dict[str, Any]:
         return {**state, "sampler": sampler.state_dict(), "early_stopping": stopper.state_dict(), "spike_guard": guard.state_dict()}
@@ -388,8 +397,8 @@ def run_pretrain(
 
         # -- forward/backward over the micro-batches; a spiking micro-batch gets no backward and is
         #    replaced by the next one in the stream (its data is skipped, as PaLM skipped batches)
-        losses, rollback = [], False
-        while len(losses) < gbatch // unit:
+        losses, rollback, n_micro = [], False, gbatch // unit
+        while len(losses) < n_micro:
             batch = torch.from_numpy(sampler.batch(state["cursor"], unit, rank, world)).to(device)
             state["cursor"] += 1
             loss = _loss(engine, batch)
@@ -398,32 +407,52 @@ def run_pretrain(
             if reason is not None:
                 state["skipped_samples"] += unit
                 rollback = guard.record_spike(reason, step)
-                emit({"event": reason, "step": step, "loss": value if math.isfinite(value) else str(value), "cursor": state["cursor"] - 1})
+                emit({"event": reason, "step": step, "loss": _jsonable(value), "cursor": state["cursor"] - 1})
                 if rank == 0:
                     log.warning("step %d: %s (loss %s); batch skipped", step, reason, value)
                 if rollback:
+                    if losses:  # this batch's partial gradients sit in DeepSpeed's buffers: end it, refused
+                        engine.set_gradient_accumulation_boundary(True)
+                        engine.backward(loss)
+                        gate.arm(refuse=True)
+                        engine.step()
                     break
                 continue
+            # the loop, not DeepSpeed's micro-step counter, says where a global batch ends: skipped
+            # micro-batches and batch-size warm-up never shift the boundary
+            boundary = len(losses) + 1 == n_micro
+            engine.set_gradient_accumulation_boundary(boundary)
             engine.backward(loss)
+            if boundary:
+                gate.arm()
             engine.step()
             losses.append(value)
         if not rollback:
-            grad_norm = engine.get_global_grad_norm()
-            grad_norm = float(grad_norm) if grad_norm is not None else None
             train_loss = float(np.mean(losses))
-            reason = guard.check_grad_norm(grad_norm)
-            if reason is not None:  # DeepSpeed reports the norm after its step: counted, and rolls back if repeated
-                rollback = guard.record_spike(reason, step)
-                emit({"event": reason, "step": step, "grad_norm": grad_norm if grad_norm is not None and math.isfinite(grad_norm) else str(grad_norm)})
-            else:
+            # -- the gate refused a spiking update before it reached the weights; or DeepSpeed skipped it
+            #    itself (non-finite gradients: expected now and then under fp16's dynamic loss scale)
+            reason, grad_norm = gate.reason, gate.norm
+            if not gate.consulted:
+                reason, grad_norm = (LOSS_SCALE_SKIP if precision == "fp16" else NONFINITE_GRAD), float("inf")
+            if reason is None:
                 guard.record_good(train_loss, grad_norm)
-            if state["initial_loss"] is None:
-                state["initial_loss"] = train_loss
-            state["step"] = step + 1
-            state["tokens"] = tokens + gbatch * seq_len
-            state["last_loss"] = train_loss
-            bar.update(min(state["tokens"], token_target) - min(tokens, token_target))
-            window_tokens += gbatch * seq_len
+                if state["initial_loss"] is None:
+                    state["initial_loss"] = train_loss
+                state["step"] = step + 1
+                state["tokens"] = tokens + gbatch * seq_len
+                state["last_loss"] = train_loss
+                bar.update(min(state["tokens"], token_target) - min(tokens, token_target))
+                window_tokens += gbatch * seq_len
+            else:  # the batch's data is skipped; the step and its tokens are not counted
+                state["skipped_samples"] += gbatch
+                emit({"event": reason, "step": step, "grad_norm": _jsonable(grad_norm), "cursor": state["cursor"]})
+                if rank == 0:
+                    log.warning("step %d: %s (grad-norm %s); update skipped", step, reason, grad_norm)
+                if reason == LOSS_SCALE_SKIP:
+                    continue
+                rollback = guard.record_spike(reason, step)
+                if not rollback:
+                    continue
         if rollback:
             if last_good is None or guard.rollbacks >= cfg.spike.max_rollbacks:
                 state["stop_reason"] = "spikes"

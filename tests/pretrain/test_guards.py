@@ -120,3 +120,80 @@ def test_run_survives_nan_spike_and_poisoned_weights(tmp_path: Path) -> None:
     # skipped: 1 + 1 + 3 spiking micro-batches, and the 2 good ones between the checkpoint and the spike
     assert summary["skipped_samples"] == (1 + 1 + 3 + 2) * 8
     assert math.isfinite(summary["final_train_loss"]) and summary["final_train_loss"] < summary["initial_train_loss"] - 1.0
+
+
+@pytest.mark.parametrize("stage", [0, 2])
+def test_grad_norm_spike_is_refused_before_the_update(tmp_path: Path, stage: int) -> None:
+    """Step 12: one parameter's gradient x 1000 (the loss itself is normal). The update must not happen:
+    the weights seen when step 12 is retried are exactly those of before, and the next real step moves them.
+    ZeRO-0 measures the norm itself; ZeRO-2 reads DeepSpeed's norm of the partitioned gradients."""
+    from test_train import SEQ, make_inputs, read_metrics, tiny_config
+
+    from pretrain.train import run_pretrain
+
+    inputs = make_inputs(tmp_path)
+    calls: list[int] = []
+    snapshots: dict[int, list[torch.Tensor]] = {}
+    handles: list = []
+
+    def inject(step: int, module: torch.nn.Module) -> None:
+        calls.append(step)
+        for handle in handles:
+            handle.remove()
+        handles.clear()
+        if step in (12, 13) and step not in snapshots:
+            snapshots[step] = [p.detach().clone() for p in module.parameters()]
+        elif step == 12:  # step 12 again: the refused update left every weight as it was
+            assert all(torch.equal(a, p) for a, p in zip(snapshots[12], module.parameters(), strict=True))
+        if step == 12 and calls.count(12) == 1:
+            handles.append(next(module.parameters()).register_hook(lambda g: g * 1000.0))
+
+    cfg = tiny_config(zero_stage=stage, spike=SpikeConfig(warmup_steps=5, grad_factor=10.0), eval_interval=100)
+    out = tmp_path / "model"
+    summary = run_pretrain(cfg, **inputs, out_dir=out, token_target=20 * 8 * SEQ, step_hook=inject)
+    assert calls.count(12) == 2 and summary["steps"] == 20
+    assert summary["spikes"] == {GRAD_SPIKE: 1} and summary["skipped_samples"] == 8
+    assert not all(torch.equal(a, b) for a, b in zip(snapshots[12], snapshots[13], strict=True))  # a real step moves them
+    records = read_metrics(out / "metrics.jsonl")
+    events = [r for r in records if "event" in r]
+    assert [(e["event"], e["step"]) for e in events] == [(GRAD_SPIKE, 12)]
+    norms = [r["grad_norm"] for r in records if "loss" in r and "event" not in r]
+    assert len(norms) == 20 and all(n is not None and math.isfinite(n) for n in norms)  # logged on every stage
+    assert events[0]["grad_norm"] > 10.0 * max(norms[6:12])
+
+
+def test_rollback_in_the_middle_of_a_batch_discards_its_partial_gradients(tmp_path: Path) -> None:
+    """Two micro-batches per step (ZeRO-0, so the accumulated gradients sit in p.grad). At step 22 the first
+    micro-batch is fine and backpropagated, then three spike in a row: rollback. The half-accumulated
+    gradient must not leak into the first step after the rollback."""
+    from test_train import SEQ, make_inputs, tiny_config
+
+    from pretrain.train import run_pretrain
+
+    inputs = make_inputs(tmp_path, total_tokens=40_000)
+    seen: list[int] = []
+    grads_after_rollback: list[bool] = []
+
+    def inject(step: int, module: torch.nn.Module) -> None:
+        seen.append(step)
+        if step == 22 and seen.count(22) == 1:
+            forwards = [0]
+
+            def hook(mod, args, output):
+                forwards[0] += 1
+                if forwards[0] == 4:
+                    handle.remove()
+                if forwards[0] >= 2:
+                    output.logits = output.logits * 50.0
+                return output
+
+            handle = module.register_forward_hook(hook)
+        elif seen[-2:] == [22, 20]:  # the first step after rolling back to the step-20 checkpoint
+            grads_after_rollback.append(all(p.grad is None or not p.grad.any() for p in module.parameters()))
+
+    cfg = tiny_config(zero_stage=0, global_batch=16, micro_batch=8, checkpoint_interval=10, eval_interval=100,
+                      spike=SpikeConfig(warmup_steps=5, loss_factor=3.0, rollback_after=3, rollback_within=5))
+    summary = run_pretrain(cfg, **inputs, out_dir=tmp_path / "model", token_target=26 * 16 * SEQ, step_hook=inject)
+    assert summary["rollbacks"] == 1 and summary["spikes"] == {LOSS_SPIKE: 3}
+    assert grads_after_rollback == [True]
+    assert summary["steps"] == 26 and math.isfinite(summary["final_train_loss"])

@@ -145,6 +145,8 @@ def test_deepspeed_config_states_batch_and_lr_once(tmp_path: Path) -> None:
     assert merged["zero_optimization"] == {"stage": 1}
     with pytest.raises(UserError, match="train_batch_size=64 disagrees"):
         merge_user_config({"train_batch_size": 64}, ds, "my.json")
+    with pytest.raises(UserError, match="remove managed_gradient_accumulation"):
+        merge_user_config({"managed_gradient_accumulation": False}, ds, "my.json")
 
 
 def test_config_errors_name_the_key() -> None:
