@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from pretrain.guards import SpikeGuard
+from pretrain.guards import LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
 
 ROLLBACK = "rollback"  # the reason of a refused update that only ends a batch cut short by a rollback
 
 
 class StepGate:
-    """Wraps the engine's inner optimizer; `arm()` before each update, then read `norm` and `reason`."""
+    """Wraps the engine's inner optimizer: `arm()` before each update, `outcome()` after it."""
 
     def __init__(self, engine: Any, guard: SpikeGuard) -> None:
         self.engine, self.guard = engine, guard
@@ -45,6 +45,14 @@ class StepGate:
         """Call right before the `engine.step()` that ends a global batch; `refuse` discards the batch."""
         self.reason, self.consulted, self.refuse = None, False, refuse
         self.norm = _grad_norm(self.engine.module) if self.own_norm else None
+
+    def outcome(self, precision: str) -> tuple[str | None, float | None]:
+        """After the armed `engine.step()`: (why the update was refused, or None; the gradient norm)."""
+        if self.consulted:
+            return self.reason, self.norm
+        # DeepSpeed refused the update itself, on non-finite gradients: what fp16's dynamic loss scale
+        # expects now and then (it lowers the scale), and a real fault in bf16 or fp32
+        return (LOSS_SCALE_SKIP if precision == "fp16" else NONFINITE_GRAD), float("inf")
 
     def _decide(self) -> str | None:
         # ZeRO 1/2 call the inner step once per parameter group: decide once per update

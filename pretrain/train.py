@@ -28,7 +28,7 @@ from dapt.errors import UserError
 from pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
 from pretrain.config import PretrainConfig
 from pretrain.gate import StepGate
-from pretrain.guards import LOSS_SCALE_SKIP, NONFINITE_GRAD, EarlyStopping, SpikeGuard
+from pretrain.guards import LOSS_SCALE_SKIP, EarlyStopping, SpikeGuard
 from pretrain.memory import check_fits
 from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
 from pretrain.schedule import batch_at, lr_at
@@ -429,11 +429,8 @@ def run_pretrain(
             losses.append(value)
         if not rollback:
             train_loss = float(np.mean(losses))
-            # -- the gate refused a spiking update before it reached the weights; or DeepSpeed skipped it
-            #    itself (non-finite gradients: expected now and then under fp16's dynamic loss scale)
-            reason, grad_norm = gate.reason, gate.norm
-            if not gate.consulted:
-                reason, grad_norm = (LOSS_SCALE_SKIP if precision == "fp16" else NONFINITE_GRAD), float("inf")
+            # -- the gate refused a spiking update before it reached the weights, or DeepSpeed skipped it
+            reason, grad_norm = gate.outcome(precision)
             if reason is None:
                 guard.record_good(train_loss, grad_norm)
                 if state["initial_loss"] is None:

@@ -1,0 +1,93 @@
+"""StepGate on a real DeepSpeed engine (CPU, gloo): the norm it judges is the true pre-clip norm, and a
+refused update leaves weights and optimizer state untouched."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from pretrain.config import SpikeConfig
+from pretrain.gate import ROLLBACK, StepGate
+from pretrain.guards import GRAD_SPIKE, LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
+from pretrain.train import init_distributed, optimizer_args
+
+
+def _engine(stage: int, model: torch.nn.Module):
+    import deepspeed
+
+    init_distributed()
+    config = {"train_batch_size": 4, "train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 1,
+              "gradient_clipping": 1.0, "zero_optimization": {"stage": stage},
+              "optimizer": {"type": "AdamW", "params": {"lr": 1e-2, "betas": [0.9, 0.95], "weight_decay": 0.1}}}
+    engine, *_ = deepspeed.initialize(model=model, **optimizer_args(config, model, 0.1))
+    return engine
+
+
+def _loss(model: torch.nn.Module, scale: float = 1.0) -> torch.Tensor:
+    x = torch.linspace(-1, 1, 4 * 8).reshape(4, 8)
+    return model(x).pow(2).mean() * scale
+
+
+@pytest.mark.parametrize("stage", [0, 2])
+def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))
+    reference = copy.deepcopy(model)
+    engine = _engine(stage, model)
+    guard = SpikeGuard(SpikeConfig(warmup_steps=2, grad_factor=10.0))
+    gate = StepGate(engine, guard)
+
+    # an ordinary step: the judged norm is torch's norm of the same gradients, before clipping
+    _loss(reference, scale=10.0).backward()
+    expected = float(torch.nn.utils.get_total_norm([p.grad for p in reference.parameters()]))
+    assert expected > 1.0  # above gradient_clipping: a norm read after clipping would say 1.0
+    engine.backward(_loss(engine, scale=10.0))
+    gate.arm()
+    engine.step()
+    reason, norm = gate.outcome("fp32")
+    assert reason is None and norm == pytest.approx(expected, rel=1e-5)
+    assert not all(torch.equal(a, b) for a, b in zip(reference.parameters(), engine.module.parameters(), strict=True))
+
+    # a 1000x gradient after two good steps: refused, weights and Adam state exactly as they were
+    guard.record_good(1.0, norm)
+    guard.record_good(1.0, norm)
+    before = [p.detach().clone() for p in engine.module.parameters()]
+    adam_steps = [s["step"].item() for s in engine.basic_optimizer.state.values()]
+    engine.backward(_loss(engine, scale=1e6))
+    gate.arm()
+    engine.step()
+    reason, norm = gate.outcome("fp32")
+    assert reason == GRAD_SPIKE and norm > 1000 * expected
+    assert all(torch.equal(a, b) for a, b in zip(before, engine.module.parameters(), strict=True))
+    assert [s["step"].item() for s in engine.basic_optimizer.state.values()] == adam_steps
+
+    # a refused batch (ending one cut short by a rollback) is dropped whole: the next update judges
+    # only its own gradient, that of a fresh copy at the unchanged weights
+    engine.backward(_loss(engine, scale=3.0))
+    gate.arm(refuse=True)
+    engine.step()
+    assert gate.outcome("fp32")[0] == ROLLBACK
+    assert all(torch.equal(a, b) for a, b in zip(before, engine.module.parameters(), strict=True))
+    fresh = copy.deepcopy(reference)
+    with torch.no_grad():
+        for p, w in zip(fresh.parameters(), before, strict=True):
+            p.copy_(w)
+            p.grad = None
+    _loss(fresh).backward()
+    engine.backward(_loss(engine))
+    gate.arm()
+    engine.step()
+    reason, norm = gate.outcome("fp32")
+    assert reason is None and norm == pytest.approx(float(torch.nn.utils.get_total_norm([p.grad for p in fresh.parameters()])), rel=1e-5)
+
+
+def test_an_update_deepspeed_skipped_itself_is_a_loss_scale_skip_only_in_fp16() -> None:
+    torch.manual_seed(0)
+    engine = _engine(0, torch.nn.Linear(8, 4))
+    gate = StepGate(engine, SpikeGuard(SpikeConfig()))
+    gate.arm()  # and DeepSpeed never reaches the inner step (its fp16 overflow path)
+    assert gate.outcome("fp16") == (LOSS_SCALE_SKIP, math.inf)
+    assert gate.outcome("bf16") == (NONFINITE_GRAD, math.inf)
