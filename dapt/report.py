@@ -110,23 +110,38 @@ def _copy_png(src: Path, out_dir: Path, name: str) -> str | None:
 
 
 def _headline(results: dict[str, Any] | None) -> list[str]:
-    """Bits-per-byte of each model on domain and general held-out text, and the differences."""
+    """Bits-per-byte of each model on domain and general held-out text (95 % intervals), and the
+    domain-mix minus general-only differences with their paired intervals."""
     if not results or not results.get("intrinsic"):
         return []
     intrinsic = results["intrinsic"]
-    lines = ["| model | domain bits/byte | general bits/byte |", "|---|---|---|"]
-    for name, groups in intrinsic.items():
-        cells = [f"{groups.get(g, {}).get('bits_per_byte', float('nan')):.4f}" for g in ("domain", "general")]
-        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
-    if {"domain-mix", "general-only"} <= intrinsic.keys():
-        d = {g: intrinsic["domain-mix"][g]["bits_per_byte"] - intrinsic["general-only"][g]["bits_per_byte"]
-             for g in ("domain", "general") if g in intrinsic["domain-mix"] and g in intrinsic["general-only"]}
-        lines.append("")
-        lines.append(
-            "Domain-mix minus general-only: "
-            + ", ".join(f"{g} {v:+.4f} bits/byte ({'better' if v < 0 else 'worse'})" for g, v in d.items())
-            + ". Lower is better; see the evaluation section for intervals."
-        )
+    groups = ("domain", "general")
+
+    def cell(row: dict[str, Any]) -> str:
+        if row.get("bits_per_byte") is None:
+            return "n/a"
+        ci = row.get("bits_per_byte_ci95")
+        return f"{row['bits_per_byte']:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+
+    lines = ["| model | domain bits/byte [95 % interval] | general bits/byte [95 % interval] |", "|---|---|---|"]
+    for name, rows in intrinsic.items():
+        lines.append(f"| {name} | {cell(rows.get('domain', {}))} | {cell(rows.get('general', {}))} |")
+    # eval's reference is the domain-mix model, so its comparisons read general-only minus domain-mix
+    cmp = (results.get("intrinsic_vs_reference") or {}).get("general-only", {})
+    if results.get("reference") == "domain-mix" and cmp:
+        parts = []
+        for g in groups:
+            c = cmp.get(g)
+            if not c or c["diff"] is None:
+                continue
+            text = f"{g} {-c['diff']:+.4f} bits/byte"
+            if c["ci95"]:
+                lo, hi = -c["ci95"][1], -c["ci95"][0]
+                verdict = "within noise" if lo <= 0.0 <= hi else ("better" if hi < 0 else "worse")
+                text += f" [{lo:+.4f}, {hi:+.4f}] ({verdict})"
+            parts.append(text)
+        lines += ["", "Domain-mix minus general-only: " + ", ".join(parts)
+                  + ". Lower is better; intervals are 95 % paired bootstraps over the held-out documents."]
     return lines
 
 

@@ -1,7 +1,9 @@
 """The eval report: Markdown, JSON and PNG, built only from numbers already in results.json.
 
 Every score and standard error is read from the harness's own results (``"acc,none"``,
-``"acc_stderr,none"``); this module only lays them out, takes differences and averages.
+``"acc_stderr,none"``); this module only lays them out, takes differences and averages. The one
+exception is bits per byte, for which the harness has no error: its bootstrap intervals come from the
+harness's per-document log-likelihoods (eval/bootstrap.py, computed in eval/run.py).
 Tables follow BloombergGPT's (Wu et al. 2023, Tables 8-13): one row per task, one column per model,
 then a domain average and a general average.
 """
@@ -36,15 +38,31 @@ def _number(value: Any) -> float | None:
 def format_table(intrinsic: dict[str, dict[str, dict]]) -> str:
     """Markdown table: one row per model and held-out group (bits/byte first: it is tokenizer-independent)."""
     lines = [
-        "| model | group | bits/byte | byte perplexity | word perplexity | docs |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| model | group | bits/byte | 95 % interval | byte perplexity | word perplexity | docs |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for model, groups in intrinsic.items():
         for group, row in groups.items():
+            ci = row.get("bits_per_byte_ci95")
             lines.append(
-                f"| {model} | {group} | {_fmt(row['bits_per_byte'])} | {_fmt(row['byte_perplexity'])} "
+                f"| {model} | {group} | {_fmt(row['bits_per_byte'])} | {_interval(ci)} | {_fmt(row['byte_perplexity'])} "
                 f"| {_fmt(row['word_perplexity'], 2)} | {row['docs']} |"
             )
+    return "\n".join(lines)
+
+
+def _interval(ci: list[float] | None, sign: str = "") -> str:
+    return f"[{ci[0]:{sign}.4f}, {ci[1]:{sign}.4f}]" if ci else "n/a"
+
+
+def intrinsic_diff_table(diffs: dict[str, dict[str, dict]], reference: str) -> str:
+    """Markdown: each model's bits/byte minus the reference's per group, with the paired interval."""
+    lines = [f"| model | group | minus `{reference}` (bits/byte) | 95 % interval (paired) | verdict |",
+             "| --- | --- | ---: | ---: | --- |"]
+    for model, groups in diffs.items():
+        for group, cmp in groups.items():
+            diff = f"{cmp['diff']:+.4f}" if cmp["diff"] is not None else "n/a"
+            lines.append(f"| {model} | {group} | {diff} | {_interval(cmp['ci95'], '+')} | {cmp['verdict']} |")
     return "\n".join(lines)
 
 
@@ -112,7 +130,8 @@ def build_report(results: dict) -> dict:
                 "vs_reference": {m: compare(scores[ref], scores[m], ref, m) for m in others},
             }
     return {"reference": ref, "models": results["models"], "num_fewshot": results.get("num_fewshot", 0),
-            "intrinsic": results["intrinsic"], "tasks": rows, "averages": averages,
+            "intrinsic": results["intrinsic"], "intrinsic_vs_reference": results.get("intrinsic_vs_reference", {}),
+            "tasks": rows, "averages": averages,
             "contamination": results.get("contamination")}
 
 
@@ -186,7 +205,13 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
         md += ["## Intrinsic: held-out text (loglikelihood_rolling)", "",
                "Bits per byte = total negative log-likelihood of the documents in bits / their UTF-8 bytes; "
                "lower is better and it compares models with different tokenizers.", "",
-               format_table(report["intrinsic"]), ""]
+               format_table(report["intrinsic"]), "",
+               "Intervals: 95 % percentile bootstrap over documents (bits per byte is a ratio of sums, so the "
+               "harness has no standard error for it).", ""]
+        if report["intrinsic_vs_reference"]:
+            md += [intrinsic_diff_table(report["intrinsic_vs_reference"], report["reference"]), "",
+                   "Negative is better. Paired: both models are resampled on the same documents, so the "
+                   "documents' shared difficulty cancels; \"within noise\" means the interval contains 0.", ""]
     acc_table = tasks_table(report, "acc") if report["tasks"] else ""
     if report["tasks"]:
         md += ["## Benchmark tasks: accuracy (acc)", "", acc_table, "",
@@ -209,7 +234,7 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
 
 
 def plot_report(report: dict, path: Path) -> None:
-    """Left: bits per byte per held-out group; right: task accuracy with ±1.96 stderr bars; one colour per model."""
+    """Left: bits per byte per held-out group (95 % bootstrap bars); right: task accuracy with ±1.96 stderr bars; one colour per model."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,8 +252,11 @@ def plot_report(report: dict, path: Path) -> None:
         ax = axes.pop(0)
         groups = sorted({g for r in intrinsic.values() for g in r})
         for i, model in enumerate(models):
-            ys = [(intrinsic.get(model, {}).get(g) or {}).get("bits_per_byte") or 0.0 for g in groups]
-            ax.bar([j + i * width for j in range(len(groups))], ys, width=width, label=model)
+            cells = [intrinsic.get(model, {}).get(g) or {} for g in groups]
+            ys = [r.get("bits_per_byte") or 0.0 for r in cells]
+            errs = [[y - r["bits_per_byte_ci95"][0] if r.get("bits_per_byte_ci95") else 0.0 for y, r in zip(ys, cells)],
+                    [r["bits_per_byte_ci95"][1] - y if r.get("bits_per_byte_ci95") else 0.0 for y, r in zip(ys, cells)]]
+            ax.bar([j + i * width for j in range(len(groups))], ys, width=width, yerr=errs, capsize=3, label=model)
         ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(groups))], groups)
         ax.set_ylabel("bits per byte (lower is better)")
         ax.set_title("Held-out text")

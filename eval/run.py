@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dapt.errors import UserError
+from eval.bootstrap import bpb_interval, paired_difference
 from eval.config import EvalConfig
 from pipeline.documents import iter_documents
 
@@ -76,6 +79,7 @@ def run_eval(
                             f"pass the run's selected/docs folder") from err
 
     harness: dict[str, Any] = {}
+    per_doc: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     with cpu_threads(cfg.cpu_threads):
         for name, path in models.items():
             log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
@@ -83,12 +87,21 @@ def run_eval(
                 lm = load_lm(cfg, path)
             except (OSError, ValueError) as err:
                 raise UserError(f"model {name!r}: {path} cannot be loaded as a causal LM ({err})") from err
-            harness[name] = evaluate_model(cfg, path, tasks, manager=manager, lm=lm)
+            raw = evaluate_model(cfg, path, tasks, manager=manager, lm=lm)
+            per_doc[name] = document_scores(raw.pop("samples", None) or {}, held)  # not into results.json
+            harness[name] = raw
 
+    reference = next(iter(models))
     results = {
-        "reference": next(iter(models)),
+        "reference": reference,
         "models": {name: str(path) for name, path in models.items()},
-        "intrinsic": {name: intrinsic_scores(raw, held) for name, raw in harness.items()},
+        "intrinsic": {name: intrinsic_scores(raw, held, per_doc[name], cfg.bootstrap_iters, cfg.seed)
+                      for name, raw in harness.items()},
+        "intrinsic_vs_reference": {
+            name: {g: paired_difference(per_doc[reference][g][0], per_doc[name][g][0], per_doc[reference][g][1],
+                                        cfg.bootstrap_iters, reference, name, seed=cfg.seed) for g in held}
+            for name in models if name != reference
+        },
         "heldout": {g: {k: v for k, v in info.items() if k != "path"} for g, info in held.items()},
         "tasks": {s.name: s.summary() for s in specs},
         "num_fewshot": cfg.num_fewshot,
@@ -246,7 +259,7 @@ def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, manager, lm=None) -
         num_fewshot=cfg.num_fewshot,
         limit=cfg.limit,
         bootstrap_iters=cfg.bootstrap_iters,
-        log_samples=False,
+        log_samples=True,  # per-document log-likelihoods: the bootstrap intervals of bits per byte
         random_seed=cfg.seed,
         numpy_random_seed=cfg.seed,
         torch_random_seed=cfg.seed,
@@ -257,8 +270,22 @@ def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, manager, lm=None) -
     return raw
 
 
-def intrinsic_scores(raw: dict, held: dict[str, dict]) -> dict[str, dict]:
-    """Picks the harness's intrinsic numbers per group; a non-finite value is reported as null, never hidden."""
+def document_scores(samples: dict, held: dict[str, dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per held-out group: each document's log-likelihood and UTF-8 bytes, in document order.
+
+    The harness logs, per document, the pair it aggregates into bits per byte: (log-likelihood, bytes).
+    """
+    scores = {}
+    for group in held:
+        rows = sorted((s["doc_id"], *s["bits_per_byte"]) for s in samples.get(f"{INTRINSIC_PREFIX}{group}", []))
+        scores[group] = (np.array([r[1] for r in rows], dtype=np.float64), np.array([r[2] for r in rows], dtype=np.float64))
+    return scores
+
+
+def intrinsic_scores(raw: dict, held: dict[str, dict], docs: dict[str, tuple[np.ndarray, np.ndarray]],
+                     iters: int, seed: int) -> dict[str, dict]:
+    """Picks the harness's intrinsic numbers per group, with a bootstrap interval of bits per byte; a
+    non-finite value is reported as null, never hidden."""
     scores: dict[str, dict] = {}
     for group, info in held.items():
         res = raw["results"][f"{INTRINSIC_PREFIX}{group}"]
@@ -269,6 +296,9 @@ def intrinsic_scores(raw: dict, held: dict[str, dict]) -> dict[str, dict]:
                 log.warning("eval | %s %s is %s (diverged model?); written as null", group, metric, value)
                 value = None
             row[metric] = value
+        loglik, nbytes = docs[group]
+        finite = row["bits_per_byte"] is not None and np.isfinite(loglik).all()
+        row["bits_per_byte_ci95"] = bpb_interval(loglik, nbytes, iters, seed) if finite else None
         scores[group] = row
     return scores
 

@@ -49,6 +49,26 @@ def test_report_numbers_are_the_harness_numbers(evaluated):
             assert f"| {model} | {group} | {row['bits_per_byte']:.4f} |" in report
 
 
+def test_bits_per_byte_has_bootstrap_intervals_and_a_paired_difference(evaluated):
+    out, _ = evaluated
+    results = json.loads((out / "results.json").read_text())
+    ref = results["reference"]
+    for groups in results["intrinsic"].values():
+        for row in groups.values():
+            lo, hi = row["bits_per_byte_ci95"]
+            assert lo <= row["bits_per_byte"] <= hi and lo < hi
+    # the per-document numbers the bootstrap reads add up to the harness's own bits per byte
+    for model, groups in results["intrinsic_vs_reference"].items():
+        assert model != ref
+        for group, cmp in groups.items():
+            expected = results["intrinsic"][model][group]["bits_per_byte"] - results["intrinsic"][ref][group]["bits_per_byte"]
+            assert cmp["diff"] == pytest.approx(expected, rel=1e-9)
+            assert cmp["ci95"][0] <= cmp["diff"] <= cmp["ci95"][1]
+    assert set(results["intrinsic_vs_reference"]) == set(results["models"]) - {ref}
+    assert all("samples" not in raw for raw in results["harness"].values())  # documents stay out of results.json
+    assert "95 % interval (paired)" in (out / "report.md").read_text()
+
+
 def direct_bits_per_byte(model_dir, files) -> float:
     """Bits/byte from the model's own cross-entropy loss (what a trainer logs), converted by tokens/bytes."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
