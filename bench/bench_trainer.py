@@ -33,7 +33,8 @@ from pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
 from pretrain.data import MixturePlan, MixtureSampler  # noqa: E402
 from pretrain.model import build_model  # noqa: E402
 from pretrain.schedule import lr_at  # noqa: E402
-from pretrain.train import param_groups, run_pretrain  # noqa: E402
+from pretrain.engine import param_groups  # noqa: E402
+from pretrain.train import run_pretrain  # noqa: E402
 
 SKIP = 3  # warm-up steps left out of the medians
 

@@ -2,7 +2,7 @@
 
 Every field has a default fit for a real run (a ~125M-parameter model, GPT-3 Small shape); the tiny
 test config overrides a handful. Batch size and learning rate are stated here once; the DeepSpeed
-config is built from them (`pretrain.train.deepspeed_config`).
+config is built from them (`pretrain.engine.deepspeed_config`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import torch
 from pretrain.config import SpikeConfig
 from pretrain.gate import ROLLBACK, StepGate
 from pretrain.guards import GRAD_SPIKE, LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
-from pretrain.train import init_distributed, optimizer_args
+from pretrain.engine import init_distributed, optimizer_args
 
 
 def _engine(stage: int, model: torch.nn.Module):

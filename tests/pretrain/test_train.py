@@ -18,7 +18,8 @@ from dapt.errors import UserError
 from pipeline.tokens.shards import write_token_file
 from pretrain.config import ModelConfig, PretrainConfig
 from pretrain.data import MixConfig, run_mix
-from pretrain.train import deepspeed_config, merge_user_config, run_pretrain
+from pretrain.engine import deepspeed_config, merge_user_config
+from pretrain.train import run_pretrain
 
 VOCAB, EOS, PAD = 256, 0, 1
 SEQ = 32
