@@ -1,5 +1,5 @@
-"""StepGate on a real DeepSpeed engine (CPU, gloo): the norm it judges is the true pre-clip norm, and a
-refused update leaves weights and optimizer state untouched."""
+"""StepGate on a real DeepSpeed engine (CPU, gloo; ZeRO 0, 2 and 3): the norm it judges is the true
+pre-clip norm, and a refused update leaves weights and optimizer state untouched."""
 
 from __future__ import annotations
 
@@ -31,7 +31,16 @@ def _loss(model: torch.nn.Module, scale: float = 1.0) -> torch.Tensor:
     return model(x).pow(2).mean() * scale
 
 
-@pytest.mark.parametrize("stage", [0, 2])
+def _weights(engine) -> list[torch.Tensor]:
+    """The full weights (ZeRO-3 keeps only a partition in each parameter: gathered for the copy)."""
+    import deepspeed
+
+    params = list(engine.module.parameters())
+    with deepspeed.zero.GatheredParameters(params):
+        return [p.detach().clone() for p in params]
+
+
+@pytest.mark.parametrize("stage", [0, 2, 3])
 def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))
@@ -39,6 +48,7 @@ def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
     engine = _engine(stage, model)
     guard = SpikeGuard(SpikeConfig(warmup_steps=2, grad_factor=10.0))
     gate = StepGate(engine, guard)
+    assert [w.shape for w in _weights(engine)] == [p.shape for p in reference.parameters()]  # really gathered
 
     # an ordinary step: the judged norm is torch's norm of the same gradients, before clipping
     _loss(reference, scale=10.0).backward()
@@ -49,19 +59,19 @@ def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
     engine.step()
     reason, norm = gate.outcome("fp32")
     assert reason is None and norm == pytest.approx(expected, rel=1e-5)
-    assert not all(torch.equal(a, b) for a, b in zip(reference.parameters(), engine.module.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(reference.parameters(), _weights(engine), strict=True))
 
     # a 1000x gradient after two good steps: refused, weights and Adam state exactly as they were
     guard.record_good(1.0, norm)
     guard.record_good(1.0, norm)
-    before = [p.detach().clone() for p in engine.module.parameters()]
+    before = _weights(engine)
     adam_steps = [s["step"].item() for s in engine.basic_optimizer.state.values()]
     engine.backward(_loss(engine, scale=1e6))
     gate.arm()
     engine.step()
     reason, norm = gate.outcome("fp32")
     assert reason == GRAD_SPIKE and norm > 1000 * expected
-    assert all(torch.equal(a, b) for a, b in zip(before, engine.module.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(engine), strict=True))
     assert [s["step"].item() for s in engine.basic_optimizer.state.values()] == adam_steps
 
     # a refused batch (ending one cut short by a rollback) is dropped whole: the next update judges
@@ -70,7 +80,7 @@ def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
     gate.arm(refuse=True)
     engine.step()
     assert gate.outcome("fp32")[0] == ROLLBACK
-    assert all(torch.equal(a, b) for a, b in zip(before, engine.module.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(engine), strict=True))
     fresh = copy.deepcopy(reference)
     with torch.no_grad():
         for p, w in zip(fresh.parameters(), before, strict=True):
