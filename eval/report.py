@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 Z95 = 1.959964  # two-sided 95 % normal quantile
 TASK_METRICS = ("acc", "acc_norm")
 GROUPS = ("domain", "general")
@@ -91,6 +93,27 @@ def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
     return {"diff": diff, "ci95": [lo, hi], "verdict": verdict}
 
 
+def paired_compare(ref: list[float], other: list[float], ref_name: str, other_name: str) -> dict:
+    """other - ref over the same examples: the mean of the per-example differences, its standard error
+    sd(d) / sqrt(n) and a 95 % interval. Pairing removes what both models share (an example that is hard
+    for one is mostly hard for the other), so it is narrower than adding the two variances."""
+    d = np.asarray(other, dtype=float) - np.asarray(ref, dtype=float)
+    if len(d) < 2:
+        return {"diff": float(d.mean()) if len(d) else None, "ci95": None, "verdict": "no stderr", "stderr": None}
+    cmp = compare({"value": 0.0, "stderr": 0.0}, {"value": float(d.mean()), "stderr": float(d.std(ddof=1) / math.sqrt(len(d)))},
+                  ref_name, other_name)
+    return {**cmp, "stderr": float(d.std(ddof=1) / math.sqrt(len(d)))}
+
+
+def _vs_reference(results: dict, task: str, metric: str, scores: dict, ref: str, other: str) -> dict:
+    """Paired when both models' per-example scores of the task are there (same examples), else unpaired."""
+    per = results.get("per_example") or {}
+    a, b = (per.get(ref) or {}).get(task, {}), (per.get(other) or {}).get(task, {})
+    if metric in a and metric in b and a["doc_ids"] == b["doc_ids"]:
+        return {**paired_compare(a[metric], b[metric], ref, other), "paired": True}
+    return {**compare(scores[ref], scores[other], ref, other), "paired": False}
+
+
 def build_report(results: dict) -> dict:
     """The comparison (JSON-able): per task and metric the harness's score ± stderr per model,
     differences against the reference model, domain and general averages, contamination."""
@@ -110,7 +133,7 @@ def build_report(results: dict) -> dict:
             n = results["harness"][ref].get("n-samples", {}).get(task, {}).get("effective")
             rows.append({"task": task, "group": info["group"], "area": info.get("area"), "metric": metric,
                          "n": n, "synthetic": info.get("synthetic", False), "scores": scores,
-                         "vs_reference": {m: compare(scores[ref], scores[m], ref, m) for m in others}})
+                         "vs_reference": {m: _vs_reference(results, task, metric, scores, ref, m) for m in others}})
     averages: dict[str, dict] = {}
     for metric in TASK_METRICS:
         for group in GROUPS:
@@ -127,12 +150,29 @@ def build_report(results: dict) -> dict:
                 scores[model] = {"value": mean, "stderr": err}
             averages.setdefault(metric, {})[group] = {
                 "tasks": [r["task"] for r in members], "scores": scores,
-                "vs_reference": {m: compare(scores[ref], scores[m], ref, m) for m in others},
+                "vs_reference": {m: _average_difference([r["vs_reference"][m] for r in members], ref, m) for m in others},
             }
     return {"reference": ref, "models": results["models"], "num_fewshot": results.get("num_fewshot", 0),
             "intrinsic": results["intrinsic"], "intrinsic_vs_reference": results.get("intrinsic_vs_reference", {}),
             "tasks": rows, "averages": averages,
             "contamination": results.get("contamination")}
+
+
+def _average_difference(diffs: list[dict], ref: str, other: str) -> dict:
+    """The mean of the per-task differences; tasks are independent, so its variance is sum(se^2) / k^2."""
+    values = [d["diff"] for d in diffs]
+    if None in values:
+        return {"diff": None, "ci95": None, "verdict": "missing", "paired": False}
+    mean = sum(values) / len(values)
+    errs = [d.get("stderr") if d.get("paired") else _half_width(d) for d in diffs]
+    err = math.sqrt(sum(e * e for e in errs)) / len(errs) if None not in errs else None
+    cmp = compare({"value": 0.0, "stderr": 0.0}, {"value": mean, "stderr": err}, ref, other)
+    return {**cmp, "paired": all(d.get("paired") for d in diffs)}
+
+
+def _half_width(cmp: dict) -> float | None:
+    """The stderr behind an unpaired comparison's interval."""
+    return (cmp["ci95"][1] - cmp["ci95"][0]) / (2 * Z95) if cmp.get("ci95") else None
 
 
 def _cell(score: dict) -> str:
@@ -216,9 +256,10 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
     if report["tasks"]:
         md += ["## Benchmark tasks: accuracy (acc)", "", acc_table, "",
                "## Benchmark tasks: length-normalised accuracy (acc_norm)", "", tasks_table(report, "acc_norm"), "",
-               "Score ± standard error over the task's examples. The interval of a difference adds the two "
-               "models' variances (conservative: both models saw the same examples); \"within noise\" means "
-               "it contains 0. Averages weight tasks equally.", ""]
+               "Score ± standard error over the task's examples. The interval of a difference is paired: "
+               "the standard error of the per-example differences (both models answered the same examples), "
+               "so what is hard for both cancels; \"within noise\" means it contains 0. Averages weight tasks "
+               "equally.", ""]
         if any(r["synthetic"] for r in report["tasks"]):
             md += ["† reads the project's synthetic examples (eval/tasks/data): a plumbing check, not a "
                    "benchmark result. Point eval.task_data at the released files for real numbers.", ""]

@@ -80,6 +80,7 @@ def run_eval(
 
     harness: dict[str, Any] = {}
     per_doc: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    per_example: dict[str, dict[str, dict[str, list]]] = {}
     with cpu_threads(cfg.cpu_threads):
         for name, path in models.items():
             log.info("eval | model %s (%s) | %d tasks", name, path, len(tasks))
@@ -88,7 +89,9 @@ def run_eval(
             except (OSError, ValueError) as err:
                 raise UserError(f"model {name!r}: {path} cannot be loaded as a causal LM ({err})") from err
             raw = evaluate_model(cfg, path, tasks, manager=manager, lm=lm)
-            per_doc[name] = document_scores(raw.pop("samples", None) or {}, held)  # not into results.json
+            samples = raw.pop("samples", None) or {}  # the documents themselves stay out of results.json
+            per_doc[name] = document_scores(samples, held)
+            per_example[name] = example_scores(samples, [s.name for s in specs])
             harness[name] = raw
 
     reference = next(iter(models))
@@ -104,6 +107,7 @@ def run_eval(
         },
         "heldout": {g: {k: v for k, v in info.items() if k != "path"} for g, info in held.items()},
         "tasks": {s.name: s.summary() for s in specs},
+        "per_example": per_example,
         "num_fewshot": cfg.num_fewshot,
         "contamination": contam,
         "harness": harness,
@@ -279,6 +283,21 @@ def document_scores(samples: dict, held: dict[str, dict]) -> dict[str, tuple[np.
     for group in held:
         rows = sorted((s["doc_id"], *s["bits_per_byte"]) for s in samples.get(f"{INTRINSIC_PREFIX}{group}", []))
         scores[group] = (np.array([r[1] for r in rows], dtype=np.float64), np.array([r[2] for r in rows], dtype=np.float64))
+    return scores
+
+
+def example_scores(samples: dict, tasks: list[str]) -> dict[str, dict[str, list]]:
+    """Per benchmark task: the example ids in order and each one's acc / acc_norm (what pairs models)."""
+    from eval.report import TASK_METRICS
+
+    scores: dict[str, dict[str, list]] = {}
+    for task in tasks:
+        rows = sorted(samples.get(task, []), key=lambda r: r["doc_id"])
+        entry: dict[str, list] = {"doc_ids": [r["doc_id"] for r in rows]}
+        for metric in TASK_METRICS:
+            if rows and all(isinstance(r.get(metric), (int, float)) for r in rows):
+                entry[metric] = [float(r[metric]) for r in rows]
+        scores[task] = entry
     return scores
 
 

@@ -96,9 +96,15 @@ def test_report_numbers_come_from_the_harness(evaluated):
         cmp = row["vs_reference"][other]
         a, b = row["scores"][ref], row["scores"][other]
         assert cmp["diff"] == pytest.approx(b["value"] - a["value"])
-        half = Z95 * math.hypot(a["stderr"], b["stderr"])
+        # paired: from the two models' answers to the same examples, as the harness logged them
+        per_a, per_b = (results["per_example"][m][row["task"]] for m in (ref, other))
+        assert cmp["paired"] and per_a["doc_ids"] == per_b["doc_ids"] and len(per_a["doc_ids"]) == row["n"]
+        d = [y - x for x, y in zip(per_a[row["metric"]], per_b[row["metric"]], strict=True)]
+        assert sum(per_a[row["metric"]]) / len(d) == pytest.approx(a["value"])
+        mean = sum(d) / len(d)
+        half = Z95 * math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
         assert cmp["ci95"] == pytest.approx([cmp["diff"] - half, cmp["diff"] + half])
-        assert (cmp["verdict"] == "within noise") == (cmp["ci95"][0] <= 0 <= cmp["ci95"][1])
+        assert (cmp["verdict"].startswith("within noise")) == (cmp["ci95"][0] <= 0 <= cmp["ci95"][1])
         assert f"{a['value']:.3f} ± {a['stderr']:.3f}" in md
     # WinoGrande reports acc only (its options share one continuation), LAMBADA acc and perplexity.
     metrics = {(r["task"], r["metric"]) for r in report["tasks"]}
@@ -244,6 +250,22 @@ def test_difference_verdicts(ref, other, verdict):
     cmp = compare(ref, other, "A", "B")
     assert cmp["verdict"] == verdict
     assert cmp["diff"] == pytest.approx(other["value"] - ref["value"])
+
+
+def test_paired_difference_resolves_what_unpaired_intervals_cannot():
+    """B answers every example A gets right, and 12 of A's 100 misses: +0.06 on the same 200 examples."""
+    from eval.report import compare, paired_compare
+
+    a = [1.0] * 100 + [0.0] * 100
+    b = [1.0] * 112 + [0.0] * 88
+    paired = paired_compare(a, b, "A", "B")
+    assert paired["diff"] == pytest.approx(0.06) and paired["verdict"] == "B better"
+    assert paired["stderr"] == pytest.approx(math.sqrt(0.06 * 0.94 * 200 / 199 / 200))
+    se = lambda x: math.sqrt(sum((v - sum(x) / len(x)) ** 2 for v in x) / (len(x) - 1) / len(x))  # noqa: E731
+    unpaired = compare({"value": 0.5, "stderr": se(a)}, {"value": 0.56, "stderr": se(b)}, "A", "B")
+    assert unpaired["verdict"] == "within noise"
+    assert paired_compare(a, a, "A", "B")["verdict"] == "within noise"
+    assert paired_compare([1.0], [0.0], "A", "B")["verdict"] == "no stderr"
 
 
 def test_contamination_counts_and_skips_short_examples(tmp_path):
