@@ -15,12 +15,13 @@ from pretrain.guards import GRAD_SPIKE, LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGu
 from pretrain.engine import init_distributed, optimizer_args
 
 
-def _engine(stage: int, model: torch.nn.Module):
+def _engine(stage: int, model: torch.nn.Module, offload: bool = False):
     import deepspeed
 
     init_distributed()
+    zero = {"stage": stage, **({"offload_optimizer": {"device": "cpu"}} if offload else {})}
     config = {"train_batch_size": 4, "train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 1,
-              "gradient_clipping": 1.0, "zero_optimization": {"stage": stage},
+              "gradient_clipping": 1.0, "zero_optimization": zero,
               "optimizer": {"type": "AdamW", "params": {"lr": 1e-2, "betas": [0.9, 0.95], "weight_decay": 0.1}}}
     engine, *_ = deepspeed.initialize(model=model, **optimizer_args(config, model, 0.1))
     return engine
@@ -40,12 +41,13 @@ def _weights(engine) -> list[torch.Tensor]:
         return [p.detach().clone() for p in params]
 
 
-@pytest.mark.parametrize("stage", [0, 2, 3])
-def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
+@pytest.mark.parametrize(("stage", "offload"), [(0, False), (2, False), (3, False), (2, True)])
+def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int, offload: bool) -> None:
+    """ZeRO-Offload included: there the inner optimizer is DeepSpeed's CPU Adam, built from the config."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))
     reference = copy.deepcopy(model)
-    engine = _engine(stage, model)
+    engine = _engine(stage, model, offload)
     guard = SpikeGuard(SpikeConfig(warmup_steps=2, grad_factor=10.0))
     gate = StepGate(engine, guard)
     assert [w.shape for w in _weights(engine)] == [p.shape for p in reference.parameters()]  # really gathered
@@ -65,14 +67,15 @@ def test_gate_judges_the_true_norm_and_refuses_a_spike(stage: int) -> None:
     guard.record_good(1.0, norm)
     guard.record_good(1.0, norm)
     before = _weights(engine)
-    adam_steps = [s["step"].item() for s in engine.basic_optimizer.state.values()]
+    adam_steps = [int(s["step"]) for s in engine.basic_optimizer.state.values()]
+    assert adam_steps and all(n == 1 for n in adam_steps)
     engine.backward(_loss(engine, scale=1e6))
     gate.arm()
     engine.step()
     reason, norm = gate.outcome("fp32")
     assert reason == GRAD_SPIKE and norm > 1000 * expected
     assert all(torch.equal(a, b) for a, b in zip(before, _weights(engine), strict=True))
-    assert [s["step"].item() for s in engine.basic_optimizer.state.values()] == adam_steps
+    assert [int(s["step"]) for s in engine.basic_optimizer.state.values()] == adam_steps
 
     # a refused batch (ending one cut short by a rollback) is dropped whole: the next update judges
     # only its own gradient, that of a fresh copy at the unchanged weights
