@@ -1,8 +1,9 @@
 """The pre-training loop: a Llama-style model trained through DeepSpeed ZeRO to a token target.
 
 `run_pretrain` reads top to bottom like nanoGPT's train.py: set up (distributed, data, model, engine,
-resume) -> loop (lr -> forward -> loss-spike check -> backward -> grad-norm gate -> step -> log -> validate -> early stop ->
-checkpoint) -> export. Every resumable piece of state goes through a `state_dict()`.
+resume) -> loop (lr -> forward -> loss-spike check -> backward -> grad-norm gate -> step -> log ->
+validate -> early stop -> checkpoint) -> export. Every resumable piece of state goes through a
+`state_dict()`. DeepSpeed setup lives in pretrain/engine.py, validation in pretrain/validation.py.
 
 Launch: one process (CPU + gloo, or one GPU) when nothing sets RANK/WORLD_SIZE; several GPUs and nodes
 through `deepspeed --hostfile configs/hostfile.example ...` or `torchrun`, which set them.
@@ -21,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dapt.errors import UserError
 from pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
@@ -32,9 +32,9 @@ from pretrain.guards import LOSS_SCALE_SKIP, EarlyStopping, SpikeGuard
 from pretrain.memory import check_fits
 from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
 from pretrain.schedule import batch_at, lr_at
+from pretrain.validation import GROUPS, all_mean, evaluate, monitored, next_token_loss, validation_sets
 
 log = logging.getLogger(__name__)
-GROUPS = ("domain", "general")
 
 
 # -- helpers of the loop ----------------------------------------------------------------------------
@@ -49,62 +49,9 @@ def _read_tokenizer_manifest(tokenizer_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _validation_sets(tokens_dir: Path, seq_len: int, batch_size: int, max_batches: int) -> dict[str, list[torch.Tensor]]:
-    from pretrain.data import validation_batches
-
-    sets: dict[str, list[torch.Tensor]] = {}
-    for group in GROUPS:
-        try:
-            sets[group] = [torch.from_numpy(b) for b in validation_batches(tokens_dir, group, seq_len, batch_size, max_batches)]
-        except UserError as exc:  # e.g. a general-only run with no domain held-out tokens
-            log.warning("no %s validation: %s", group, exc)
-    if not sets:
-        raise UserError(f"no validation tokens in {tokens_dir}; raise tokenize.val_fraction")
-    return sets
-
-
-def _loss(engine: Any, batch: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy of a [B, seq_len + 1] batch (inputs = [:-1], targets = [1:])."""
-    logits = engine(input_ids=batch[:, :-1]).logits
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
-
-
 def _jsonable(value: float | None) -> float | str | None:
     """NaN and inf as strings: json.dumps would write bare NaN, which strict JSON readers refuse."""
     return value if value is None or math.isfinite(value) else str(value)
-
-
-def _all_mean(value: torch.Tensor, world: int) -> float:
-    """The mean over ranks (NaN anywhere gives NaN everywhere, so every rank decides the same)."""
-    import torch.distributed as dist
-
-    value = value.detach().float().reshape(1).clone()
-    if world > 1:
-        dist.all_reduce(value)
-        value /= world
-    return float(value.item())
-
-
-@torch.no_grad()
-def evaluate(engine: Any, sets: dict[str, list[torch.Tensor]], device: torch.device, world: int) -> dict[str, float]:
-    """Validation loss per group (token-weighted mean over the fixed batches; every rank runs them)."""
-    engine.eval()
-    out = {}
-    for group, batches in sets.items():
-        total, n = 0.0, 0
-        for b in batches:
-            b = b.to(device)
-            total += float(_loss(engine, b)) * b[:, 1:].numel()
-            n += b[:, 1:].numel()
-        out[group] = _all_mean(torch.tensor(total / n), world)
-    engine.train()
-    return out
-
-
-def monitored(val: dict[str, float], monitor: str) -> float:
-    if monitor == "mean" or monitor not in val:
-        return float(np.mean(list(val.values())))
-    return val[monitor]
 
 
 def shard_sizes(engine: Any, optimizer: Any, world: int) -> dict[str, list[int]]:
@@ -182,7 +129,7 @@ def run_pretrain(
         dist.barrier()  # no rank looks for a checkpoint while rank 0 is still clearing them
 
     sampler = MixtureSampler(MixturePlan.load(mix_path), tokens_dir, seq_len, cfg.seed)
-    val_sets = _validation_sets(tokens_dir, seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
+    val_sets = validation_sets(tokens_dir, seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
     model = build_model(cfg.model, int(tok["vocab_size"]), int(tok["eos_id"]), tok.get("pad_id"), seed=cfg.seed)
     ds_config = deepspeed_config(cfg, world, precision)
     engine, optimizer, _, _ = deepspeed.initialize(model=model, **optimizer_args(ds_config, model, cfg.weight_decay))
@@ -261,8 +208,8 @@ def run_pretrain(
         while len(losses) < n_micro:
             batch = torch.from_numpy(sampler.batch(state["cursor"], unit, rank, world)).to(device)
             state["cursor"] += 1
-            loss = _loss(engine, batch)
-            value = _all_mean(loss, world)
+            loss = next_token_loss(engine, batch)
+            value = all_mean(loss, world)
             reason = guard.check_loss(value)
             if reason is not None:
                 state["skipped_samples"] += unit
