@@ -2,7 +2,8 @@
 
 ``dapt run`` starts from this corpus, so the whole chain runs offline on a laptop. Everything here is
 the project's own: sentence templates and term lists written for dapt (``sample_terms.py``, shared, and
-``sample_legal.py``, ``sample_medical.py``, ``sample_financial.py``, ``sample_web.py``), filled by a seeded RNG.
+``sample_legal.py``, ``sample_medical.py``, ``sample_financial.py``, ``sample_web.py``), filled by a seeded RNG
+(``sample_text.py``); this module lays the documents out into files and records their expected outcomes.
 
 Output (``out_dir``):
   ``<source>.jsonl.gz``  one record a line: {"id", "text", "domain", "source"} (web pages add "url");
@@ -38,7 +39,6 @@ import io
 import json
 import logging
 import random
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,14 +47,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dapt.errors import UserError
-from pipeline.sample_financial import FINANCIAL
-from pipeline.sample_legal import LEGAL
-from pipeline.sample_medical import MEDICAL
-from pipeline.sample_terms import Genre
-from pipeline.sample_web import (
-    BOILERPLATE_FOOT, BOILERPLATE_HEAD, EDIT_WORDS, FOREIGN, GENERAL, JUNK_TOKENS, SHORT_WEB_PAGES, URL_WORDS, WEB,
-    WEB_HOSTS,
+from pipeline.sample_text import (
+    GENRES, NGRAM, clean_doc, edit_words, jaccard, junk_doc, non_english_doc, prose, short_doc,
 )
+from pipeline.sample_web import BOILERPLATE_FOOT, BOILERPLATE_HEAD, FOREIGN, URL_WORDS, WEB_HOSTS
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +58,9 @@ DOMAIN_SOURCES = ("legal", "medical", "financial")
 SOURCES = (*DOMAIN_SOURCES, "general", "web")
 SOURCE_DOMAIN = {"legal": "legal", "medical": "medical", "financial": "financial", "general": "general",
                  "web": "general"}
-# The templates each source's documents are written from (pipeline/sample_*.py hold them).
-GENRES: dict[str, list[Genre]] = {"legal": LEGAL, "medical": MEDICAL, "financial": FINANCIAL, "general": GENERAL,
-                                  "web": WEB}
-
 # Expected outcome of each document once the pipeline has run (ground_truth.json "docs"[id]["outcome"]).
 OUTCOMES = ("keep", "short", "non_english", "junk", "exact_duplicate", "near_duplicate", "malformed")
 MALFORMED_KINDS = ("not_json", "invalid_utf8", "missing_text", "non_string_text")
-NGRAM = 5  # word 5-gram shingles, as in Lee et al. 2022 (NearDup); the Jaccard recorded in the ground truth
 
 
 class SampleConfig(BaseModel):
@@ -124,102 +115,6 @@ class SampleConfig(BaseModel):
         return self
 
 
-# ----------------------------------------------------------------------------- text generation
-
-
-def _fill(template: str, slots: dict[str, Any], rng: random.Random) -> str:
-    """Picks each [a|b] alternative, then fills each {slot} independently from its list (or function)."""
-
-    def one(match: re.Match[str]) -> str:
-        value = slots[match.group(1)]
-        return value(rng) if callable(value) else rng.choice(value)
-
-    # "[a|b|c]" picks one phrasing, so documents sharing a template do not share all of its word n-grams.
-    text = re.sub(r"\[([^\[\]]*)\]", lambda m: rng.choice(m.group(1).split("|")), template)
-    text = re.sub(r"\{(\w+)\}", one, text)
-    return text[0].upper() + text[1:]
-
-
-def _prose(genre: Genre, rng: random.Random, n_sentences: tuple[int, int], per_paragraph: tuple[int, int]) -> str:
-    """Paragraphs (one a line) of distinct templates of one genre, so no template repeats inside a document."""
-    pool = list(genre.templates)
-    rng.shuffle(pool)
-    n = min(rng.randint(*n_sentences), len(pool))
-    sentences = [_fill(t, genre.slots, rng) for t in pool[:n]]
-    paragraphs, i = [], 0
-    while i < len(sentences):
-        k = rng.randint(*per_paragraph)
-        if len(sentences) - (i + k) == 1:  # never leave a one-sentence paragraph at the end
-            k += 1
-        paragraphs.append(" ".join(sentences[i : i + k]))
-        i += k
-    return "\n".join(paragraphs)
-
-
-def _clean_doc(source: str, rng: random.Random) -> str:
-    genre = rng.choice(GENRES[source])
-    return _prose(genre, rng, (8, 14), (2, 5))
-
-
-def _short_doc(source: str, rng: random.Random) -> str:
-    """A page of one or two sentences (fewer than 50 words: Gopher's minimum, Rae et al. 2021 App. A)."""
-    if source == "web" and rng.random() < 0.5:
-        return rng.choice(SHORT_WEB_PAGES)
-    genre = rng.choice(GENRES[source])
-    return _prose(genre, rng, (1, 2), (2, 2))
-
-
-def _non_english_doc(lang: str, rng: random.Random) -> str:
-    return _prose(FOREIGN[lang], rng, (7, 11), (2, 4))
-
-
-def _junk_doc(rng: random.Random) -> tuple[str, str]:
-    """Number tables (cells without letters) or symbol soup (heavy in "#" and "..."); no sentence punctuation."""
-    style = rng.choice(("numbers", "symbols"))
-    lines = []
-    for _ in range(rng.randint(10, 16)):
-        if style == "numbers":
-            cells = [rng.choice((f"{rng.randint(0, 99999)}", f"{rng.uniform(0, 999):.3f}", f"{rng.randint(1, 99)}%",
-                                 f"0x{rng.randint(0, 65535):04X}", f"{rng.randint(1, 28)}/{rng.randint(1, 12)}"))
-                     for _ in range(rng.randint(5, 9))]
-            lines.append(" | ".join(cells))
-        else:
-            lines.append(" ".join(rng.choice(JUNK_TOKENS) for _ in range(rng.randint(8, 14))))
-    return style, "\n".join(lines)
-
-
-_WORD_CORE = re.compile(r"^([^\w]*)([\w'’-]+)([^\w]*)$")
-
-
-def _edit_words(text: str, rate: float, rng: random.Random) -> str:
-    """Replaces round(rate * words) distinct words with different words, keeping punctuation and case."""
-    lines = [line.split(" ") for line in text.split("\n")]
-    positions = [(i, j) for i, words in enumerate(lines) for j, w in enumerate(words) if _WORD_CORE.match(w)]
-    k = max(1, round(rate * sum(len(w) for w in lines)))
-    for i, j in rng.sample(positions, min(k, len(positions))):
-        pre, core, post = _WORD_CORE.match(lines[i][j]).groups()
-        new = rng.choice(EDIT_WORDS)
-        while new.lower() == core.lower():
-            new = rng.choice(EDIT_WORDS)
-        if core[0].isupper():
-            new = new.capitalize()
-        lines[i][j] = pre + new + post
-    return "\n".join(" ".join(words) for words in lines)
-
-
-def _word_ngrams(text: str, n: int = NGRAM) -> set[tuple[str, ...]]:
-    words = re.findall(r"\w+", text.lower())
-    return {tuple(words[i : i + n]) for i in range(max(0, len(words) - n + 1))}
-
-
-def _jaccard(a: str, b: str, n: int = NGRAM) -> float:
-    """Word n-gram Jaccard |A∩B| / |A∪B| over lowercased \\w+ words (the quantity MinHash estimates)."""
-    sa, sb = _word_ngrams(a, n), _word_ngrams(b, n)
-    if not sa and not sb:
-        return 1.0
-    return len(sa & sb) / len(sa | sb)
-
-
 # ----------------------------------------------------------------------------- records
 
 
@@ -270,8 +165,8 @@ def _near_copy(orig: _Entry, band: str, cfg: SampleConfig, rng: random.Random) -
     lo, hi = cfg.near_duplicate_edit_rate if band == "light" else cfg.hard_near_duplicate_edit_rate
     for _ in range(200):
         edit_rate = rng.uniform(lo, hi)
-        text = _edit_words(orig.text, edit_rate, rng)
-        jac = _jaccard(orig.text, text)
+        text = edit_words(orig.text, edit_rate, rng)
+        jac = jaccard(orig.text, text)
         if band == "hard" or jac >= cfg.near_duplicate_threshold:
             return text, edit_rate, jac
     raise UserError(
@@ -302,7 +197,7 @@ def _build_source(
 
     entries = []
     for _ in range(n_clean):
-        entry = _Entry(text=fresh(lambda: _clean_doc(source, rng)), key=rng.random())
+        entry = _Entry(text=fresh(lambda: clean_doc(source, rng)), key=rng.random())
         if web:
             entry.url = _url(rng)
             if rng.random() < cfg.web_boilerplate_rate:
@@ -336,19 +231,19 @@ def _build_source(
         entries.append(_Entry(text=text, key=after(orig, mine), outcome=outcome, original=orig, defects=[defect]))
 
     for _ in range(counts["short"]):
-        entries.append(_Entry(text=fresh(lambda: _short_doc(source, rng)), key=rng.random(), outcome="short",
+        entries.append(_Entry(text=fresh(lambda: short_doc(source, rng)), key=rng.random(), outcome="short",
                               defects=[{"kind": "short"}]))
     for k in range(counts.get("non_english", 0)):
         lang = sorted(FOREIGN)[k % len(FOREIGN)]  # round robin, so every language shows up
-        entries.append(_Entry(text=fresh(lambda: _non_english_doc(lang, rng)), key=rng.random(),
+        entries.append(_Entry(text=fresh(lambda: non_english_doc(lang, rng)), key=rng.random(),
                               outcome="non_english", defects=[{"kind": "non_english", "language": lang}]))
     for _ in range(counts.get("junk", 0)):
-        style, text = _junk_doc(rng)
+        style, text = junk_doc(rng)
         entries.append(_Entry(text=text, key=rng.random(), outcome="junk", defects=[{"kind": "junk", "style": style}]))
     first_kind = 0 if web else SOURCES.index(source)
     for k in range(counts["malformed"]):
         kind = MALFORMED_KINDS[(first_kind + k) % len(MALFORMED_KINDS)]
-        text = _prose(rng.choice(GENRES[source]), rng, (3, 4), (3, 4))
+        text = prose(rng.choice(GENRES[source]), rng, (3, 4), (3, 4))
         entries.append(_Entry(text=text, key=rng.random(), outcome="malformed", malformed=kind,
                               defects=[{"kind": "malformed", "detail": kind}]))
 
