@@ -68,19 +68,13 @@ def intrinsic_diff_table(diffs: dict[str, dict[str, dict]], reference: str) -> s
     return "\n".join(lines)
 
 
-def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
-    """other - ref with a 95 % interval from the two harness stderrs, and a verdict (higher is better).
-
-    The models are scored on the same examples; treating them as independent (variances add) gives a
-    wider, conservative interval, so "within noise" errs toward not claiming a difference.
-    """
-    a, b = ref.get("value"), other.get("value")
-    if a is None or b is None:
-        return {"diff": None, "ci95": None, "verdict": "missing"}
-    diff = b - a
-    if ref.get("stderr") is None or other.get("stderr") is None:
-        return {"diff": diff, "ci95": None, "verdict": "no stderr"}
-    half = Z95 * math.sqrt(ref["stderr"] ** 2 + other["stderr"] ** 2)
+def difference(diff: float | None, stderr: float | None, ref_name: str, other_name: str) -> dict:
+    """A difference (other - ref, higher is better) with a 95 % interval from its standard error, and a verdict."""
+    if diff is None:
+        return {"diff": None, "ci95": None, "verdict": "missing", "stderr": None}
+    if stderr is None:
+        return {"diff": diff, "ci95": None, "verdict": "no stderr", "stderr": None}
+    half = Z95 * stderr
     lo, hi = diff - half, diff + half
     if lo <= 0.0 <= hi:
         verdict = "within noise"
@@ -90,7 +84,18 @@ def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
             # Both models all right or all wrong: the harness's stderr (sample sd / sqrt(n)) is 0 and the
             # interval has no width; say so rather than let a handful of examples look decisive.
             verdict += " (stderr 0: interval degenerate)"
-    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict}
+    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict, "stderr": stderr}
+
+
+def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
+    """other - ref from the two harness scores ± stderr, treated as independent (variances add): wider
+    than the paired interval, so the fallback when the models' per-example answers cannot be paired."""
+    a, b = ref.get("value"), other.get("value")
+    if a is None or b is None:
+        return difference(None, None, ref_name, other_name)
+    if ref.get("stderr") is None or other.get("stderr") is None:
+        return difference(b - a, None, ref_name, other_name)
+    return difference(b - a, math.sqrt(ref["stderr"] ** 2 + other["stderr"] ** 2), ref_name, other_name)
 
 
 def paired_compare(ref: list[float], other: list[float], ref_name: str, other_name: str) -> dict:
@@ -99,10 +104,8 @@ def paired_compare(ref: list[float], other: list[float], ref_name: str, other_na
     for one is mostly hard for the other), so it is narrower than adding the two variances."""
     d = np.asarray(other, dtype=float) - np.asarray(ref, dtype=float)
     if len(d) < 2:
-        return {"diff": float(d.mean()) if len(d) else None, "ci95": None, "verdict": "no stderr", "stderr": None}
-    cmp = compare({"value": 0.0, "stderr": 0.0}, {"value": float(d.mean()), "stderr": float(d.std(ddof=1) / math.sqrt(len(d)))},
-                  ref_name, other_name)
-    return {**cmp, "stderr": float(d.std(ddof=1) / math.sqrt(len(d)))}
+        return difference(float(d.mean()) if len(d) else None, None, ref_name, other_name)
+    return difference(float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))), ref_name, other_name)
 
 
 def _vs_reference(results: dict, task: str, metric: str, scores: dict, ref: str, other: str) -> dict:
@@ -160,19 +163,12 @@ def build_report(results: dict) -> dict:
 
 def _average_difference(diffs: list[dict], ref: str, other: str) -> dict:
     """The mean of the per-task differences; tasks are independent, so its variance is sum(se^2) / k^2."""
-    values = [d["diff"] for d in diffs]
+    values, errs = [d["diff"] for d in diffs], [d["stderr"] for d in diffs]
+    paired = all(d.get("paired") for d in diffs)
     if None in values:
-        return {"diff": None, "ci95": None, "verdict": "missing", "paired": False}
-    mean = sum(values) / len(values)
-    errs = [d.get("stderr") if d.get("paired") else _half_width(d) for d in diffs]
+        return {**difference(None, None, ref, other), "paired": paired}
     err = math.sqrt(sum(e * e for e in errs)) / len(errs) if None not in errs else None
-    cmp = compare({"value": 0.0, "stderr": 0.0}, {"value": mean, "stderr": err}, ref, other)
-    return {**cmp, "paired": all(d.get("paired") for d in diffs)}
-
-
-def _half_width(cmp: dict) -> float | None:
-    """The stderr behind an unpaired comparison's interval."""
-    return (cmp["ci95"][1] - cmp["ci95"][0]) / (2 * Z95) if cmp.get("ci95") else None
+    return {**difference(sum(values) / len(values), err, ref, other), "paired": paired}
 
 
 def _cell(score: dict) -> str:
