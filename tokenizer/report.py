@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from dapt.errors import UserError
-from pipeline.documents import iter_documents, shard_paths
+from pipeline.documents import iter_documents, sha256_of, shard_paths
 from tokenizer.config import TokenizerConfig
-from tokenizer.train import MANIFEST, TOKENIZER_FILE, doc_key, file_hash, load_tokenizer, train_tokenizer, validated
+from tokenizer.train import MANIFEST, TOKENIZER_FILE, doc_key, load_tokenizer, train_tokenizer, validated
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +191,9 @@ def report_tokenizer(
         "stage": "tokenizer_report",
         "config": cfg.model_dump(mode="json"),
         "tokenizer": {"path": str(tokenizer_dir), "vocab_size": len(tok),
-                      "hash": file_hash(tokenizer_dir / TOKENIZER_FILE)},
+                      "hash": sha256_of(tokenizer_dir / TOKENIZER_FILE)},
         "baseline": {"path": str(baseline_dir), "vocab_size": len(base),
-                     "hash": file_hash(baseline_dir / TOKENIZER_FILE)},
+                     "hash": sha256_of(baseline_dir / TOKENIZER_FILE)},
         "heldout_dir": str(heldout_dir),
         "domains": domains,
         "fewer_tokens_per_word": {d: r["tokenizer"]["fertility"] < r["baseline"]["fertility"] for d, r in domains.items()},

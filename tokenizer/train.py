@@ -27,7 +27,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from tqdm import tqdm
 
 from dapt.errors import UserError
-from pipeline.documents import DOMAINS, Document, iter_documents, shard_paths
+from pipeline.documents import DOMAINS, Document, iter_documents, sha256_of, shard_paths
 from tokenizer.config import TokenizerConfig
 
 log = logging.getLogger(__name__)
@@ -264,14 +264,6 @@ def load_tokenizer(tokenizer_dir: Path) -> Any:
     return tok
 
 
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def train_tokenizer(
     cfg: TokenizerConfig, docs_dir: Path, out_dir: Path, domains: Collection[str] | None = None
 ) -> dict:
@@ -354,7 +346,7 @@ def train_tokenizer(
         "special_tokens": {t: vocab[t] for t in cfg.special_tokens},
         "model_max_length": cfg.model_max_length,
         "sample_hash": hasher.hexdigest(),
-        "tokenizer_hash": file_hash(out_dir / TOKENIZER_FILE),
+        "tokenizer_hash": sha256_of(out_dir / TOKENIZER_FILE),
         "corpus": {
             "domains": {
                 d: {**stats[d], "sampled_docs": sampled.get(d, {}).get("docs", 0),

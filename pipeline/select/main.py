@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -14,7 +13,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
-from pipeline.documents import shard_paths
+from pipeline.documents import sha256_of, shard_paths
 from pipeline.select.config import SelectConfig
 from pipeline.select.dedup import LineDedup, NearDedup
 from pipeline.select.transforms import (
@@ -45,14 +44,6 @@ log = logging.getLogger(__name__)
 FATES = (KEPT, LINES_REMOVED, BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED)
 INPUT = "in"
 WORK = "_work"  # the job's collected results, read back by the driver
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_inputs(cfg: SelectConfig, docs_dir: Path, quality_model: Path | None) -> list[Path]:
@@ -326,12 +317,12 @@ def run_select(
         "config": cfg.model_dump(mode="json"),
         "inputs": {
             "docs_dir": str(docs_dir),
-            "shards": [{"path": str(p), "sha256": _sha256(p)} for p in paths],
+            "shards": [{"path": str(p), "sha256": sha256_of(p)} for p in paths],
             "quality_model": None
             if quality_model is None
-            else {"path": str(quality_model), "sha256": _sha256(quality_model)},
+            else {"path": str(quality_model), "sha256": sha256_of(quality_model)},
             "benchmarks": [
-                {"name": b.name, "path": b.path, "sha256": _sha256(Path(b.path))} for b in cfg.decontam.benchmarks
+                {"name": b.name, "path": b.path, "sha256": sha256_of(Path(b.path))} for b in cfg.decontam.benchmarks
             ],
         },
         "counts": summary,
