@@ -57,7 +57,8 @@ class StepGate:
     def _decide(self) -> str | None:
         # ZeRO 1/2 call the inner step once per parameter group: decide once per update
         if not self.consulted:
-            if not self.own_norm:
+            if not self.own_norm:  # every DeepSpeed wrapper sets it before the inner step; the public
+                # engine.get_global_grad_norm() copies it only after the step returns
                 self.norm = _as_float(self.engine.optimizer._global_grad_norm)
             self.reason = ROLLBACK if self.refuse else self.guard.check_grad_norm(self.norm)
             self.consulted = True
