@@ -57,8 +57,8 @@ def build_input(out: Path, mb_per_file: float) -> dict[str, dict]:
 
 
 def run_ours(inputs: Path, files: dict, out: Path) -> dict:
-    from pipeline.curate.config import CurateConfig
-    from pipeline.curate.main import run_curate
+    from dapt.pipeline.curate.config import CurateConfig
+    from dapt.pipeline.curate.main import run_curate
 
     cfg = CurateConfig(
         sources=[{"name": n, "domain": f["domain"], "paths": [str(inputs / f"{n}.jsonl.gz")]} for n, f in files.items()],
@@ -80,9 +80,9 @@ def run_ours(inputs: Path, files: dict, out: Path) -> dict:
 
 def run_ours_web_rules(inputs: Path, files: dict) -> dict:
     """Our rule chain (no Beam) with the web defaults on every domain: the like-for-like rule set."""
-    from pipeline.curate.chain import apply_rules
-    from pipeline.curate.config import CurateConfig, SourceConfig
-    from pipeline.rules.language import LanguageIdentifier
+    from dapt.pipeline.curate.chain import apply_rules
+    from dapt.pipeline.curate.config import CurateConfig, SourceConfig
+    from dapt.pipeline.rules.language import LanguageIdentifier
 
     rules = CurateConfig().rules_for(SourceConfig(name="web", domain="general"))
     langid = LanguageIdentifier()
@@ -129,8 +129,8 @@ def run_datatrove(inputs: Path, out: Path, logs: Path) -> dict:
 _RSS_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from pipeline.curate.config import CurateConfig
-from pipeline.curate.main import run_curate
+from dapt.pipeline.curate.config import CurateConfig
+from dapt.pipeline.curate.main import run_curate
 inp, out = Path(sys.argv[1]), Path(sys.argv[2])
 sources = [{"name": p.name.split(".")[0], "domain": p.name.split("_")[0], "paths": [str(p)]}
            for p in sorted(inp.glob("*.jsonl.gz"))]

@@ -37,11 +37,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.documents import Document, write_documents  # noqa: E402
-from pipeline.rules.ngrams import jaccard, ngram_set  # noqa: E402
-from pipeline.select.config import NearDedupConfig  # noqa: E402
-from pipeline.select.dedup import NearDedup  # noqa: E402
-from pipeline.select.transforms import DUPLICATE_OF, KEPT, NEAR_DUPLICATE, ReadDocuments, WriteShards  # noqa: E402
+from dapt.pipeline.documents import Document, write_documents  # noqa: E402
+from dapt.pipeline.rules.ngrams import jaccard, ngram_set  # noqa: E402
+from dapt.pipeline.select.config import NearDedupConfig  # noqa: E402
+from dapt.pipeline.select.dedup import NearDedup  # noqa: E402
+from dapt.pipeline.select.transforms import DUPLICATE_OF, KEPT, NEAR_DUPLICATE, ReadDocuments, WriteShards  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 EDIT_RATES = (0.01, 0.02, 0.05, 0.10, 0.15, 0.20, 0.30)

@@ -33,12 +33,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from eval.config import EvalConfig  # noqa: E402
-from eval.run import perplexity_task, run_eval, write_heldout  # noqa: E402
-from eval.synthetic import GENERATORS, write_synthetic  # noqa: E402
-from eval.taskset import TASKS_DIR  # noqa: E402
-from eval.tiny import build_tiny_model  # noqa: E402
-from pipeline.documents import Document, write_documents  # noqa: E402
+from dapt.eval.config import EvalConfig  # noqa: E402
+from dapt.eval.run import perplexity_task, run_eval, write_heldout  # noqa: E402
+from dapt.eval.synthetic import GENERATORS, write_synthetic  # noqa: E402
+from dapt.eval.taskset import TASKS_DIR  # noqa: E402
+from dapt.eval.tiny import build_tiny_model  # noqa: E402
+from dapt.pipeline.documents import Document, write_documents  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 HELDOUT_FILES = {"domain": "financial_reuters21578.jsonl.gz", "general": "general_bbc_news.jsonl.gz"}
@@ -94,14 +94,13 @@ def _timed_harness(fn):
 
 
 def ours(cfg: EvalConfig, model_dir: Path, heldout: dict[str, list[Path]], out_dir: Path) -> int:
-    import eval.run
-    import eval.taskset
+    from dapt.eval import run as eval_run, taskset as eval_taskset
 
     # In-run decomposition, immune to the machine's load drifting between runs: CPU inside the harness
     # work plain lm_eval also does, vs the rest of run_eval (our checks, held-out copy, report, manifest).
     HARNESS_CPU.clear()
-    patched = {(eval.run, "load_lm"), (eval.run, "evaluate_model"), (eval.taskset, "build_tasks"),
-               (eval.taskset, "task_manager")}
+    patched = {(eval_run, "load_lm"), (eval_run, "evaluate_model"), (eval_taskset, "build_tasks"),
+               (eval_taskset, "task_manager")}
     originals = {(m, n): getattr(m, n) for m, n in patched}
     for (m, n), fn in originals.items():
         setattr(m, n, _timed_harness(fn))

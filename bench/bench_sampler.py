@@ -33,8 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.tokens.shards import write_token_file  # noqa: E402
-from pretrain.data import MixConfig, MixtureSampler, MixturePlan, plan_mixture  # noqa: E402
+from dapt.pipeline.tokens.shards import write_token_file  # noqa: E402
+from dapt.pretrain.data import MixConfig, MixtureSampler, MixturePlan, plan_mixture  # noqa: E402
 
 
 def synthetic_tokens(root: Path, seed: int = 0) -> Path:
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "sampler.json")
     args = ap.parse_args(argv)
 
-    logging.getLogger("pretrain.mixture").setLevel(logging.ERROR)  # the >4-epoch warnings are expected here
+    logging.getLogger("dapt.pretrain.mixture").setLevel(logging.ERROR)  # the >4-epoch warnings are expected here
     core = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})  # one core, as the target says
     work = Path(tempfile.mkdtemp(prefix="bench_sampler_"))

@@ -29,10 +29,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.documents import Document, write_documents  # noqa: E402
-from pipeline.select.config import QualityModelConfig, SelectConfig  # noqa: E402
-from pipeline.select.main import run_select  # noqa: E402
-from pipeline.select.quality_model import QualityModel, _record_text, train_quality_model  # noqa: E402
+from dapt.pipeline.documents import Document, write_documents  # noqa: E402
+from dapt.pipeline.select.config import QualityModelConfig, SelectConfig  # noqa: E402
+from dapt.pipeline.select.main import run_select  # noqa: E402
+from dapt.pipeline.select.quality_model import QualityModel, _record_text, train_quality_model  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 DOMAIN_PREFIXES = ("legal_", "medical_", "financial_", "general_")

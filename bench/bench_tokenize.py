@@ -29,9 +29,9 @@ os.environ["TOKENIZERS_PARALLELISM"] = "true"  # both sides use the Rust thread 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.documents import Document, write_documents  # noqa: E402
-from pipeline.tokens.config import TokenizeConfig  # noqa: E402
-from pipeline.tokens.main import run_tokenize  # noqa: E402
+from dapt.pipeline.documents import Document, write_documents  # noqa: E402
+from dapt.pipeline.tokens.config import TokenizeConfig  # noqa: E402
+from dapt.pipeline.tokens.main import run_tokenize  # noqa: E402
 
 
 def load_corpus(corpus: Path, limit_mb: float) -> dict[str, list[Document]]:

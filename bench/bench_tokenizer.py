@@ -32,10 +32,10 @@ os.environ["TOKENIZERS_PARALLELISM"] = "true"  # encode_batch and the trainer us
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.documents import Document, iter_documents, write_documents  # noqa: E402
-from tokenizer.config import TokenizerConfig  # noqa: E402
-from tokenizer.report import report_tokenizer  # noqa: E402
-from tokenizer.train import doc_key, load_tokenizer, train_tokenizer  # noqa: E402
+from dapt.pipeline.documents import Document, iter_documents, write_documents  # noqa: E402
+from dapt.tokenizer.config import TokenizerConfig  # noqa: E402
+from dapt.tokenizer.report import report_tokenizer  # noqa: E402
+from dapt.tokenizer.train import doc_key, load_tokenizer, train_tokenizer  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 HELDOUT_SHARE = 0.10

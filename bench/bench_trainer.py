@@ -29,12 +29,12 @@ sys.path.insert(0, str(REPO / "tests" / "pretrain"))  # toy inputs written with 
 
 from test_train import make_inputs  # noqa: E402
 
-from pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
-from pretrain.data import MixturePlan, MixtureSampler  # noqa: E402
-from pretrain.model import build_model  # noqa: E402
-from pretrain.schedule import lr_at  # noqa: E402
-from pretrain.engine import param_groups  # noqa: E402
-from pretrain.train import run_pretrain  # noqa: E402
+from dapt.pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
+from dapt.pretrain.data import MixturePlan, MixtureSampler  # noqa: E402
+from dapt.pretrain.model import build_model  # noqa: E402
+from dapt.pretrain.schedule import lr_at  # noqa: E402
+from dapt.pretrain.engine import param_groups  # noqa: E402
+from dapt.pretrain.train import run_pretrain  # noqa: E402
 
 SKIP = 3  # warm-up steps left out of the medians
 

@@ -177,7 +177,7 @@ def _eval_models(cfg, specs: list[str]) -> dict:
     import time
 
     from dapt.stages import Context, heldout_files
-    from eval.run import run_eval
+    from dapt.eval.run import run_eval
 
     models = {}
     for spec in specs:
@@ -195,7 +195,7 @@ def _plan_preset(cfg, preset: str, overrides: dict) -> dict:
     """`dapt plan --preset bloomberggpt`: the planner on a published run; --plan.KEY overrides still apply."""
     import time
 
-    from pretrain.plan import PRESETS, PlanConfig, run_plan
+    from dapt.pretrain.plan import PRESETS, PlanConfig, run_plan
 
     fields, shape = PRESETS[preset]
     mine = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("plan.")}
@@ -212,7 +212,7 @@ def _plan_preset(cfg, preset: str, overrides: dict) -> dict:
 def _tokenizer_report(cfg, baseline: Path) -> dict:
     import time
 
-    from tokenizer.report import report_tokenizer
+    from dapt.tokenizer.report import report_tokenizer
 
     run_dir = cfg.run_dir
     t0 = time.perf_counter()

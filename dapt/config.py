@@ -15,15 +15,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dapt.errors import UserError
-from eval.config import EvalConfig
-from pipeline.curate.config import CurateConfig
-from pipeline.sample import SampleConfig
-from pipeline.select.config import SelectConfig
-from pipeline.tokens.config import TokenizeConfig
-from pretrain.config import PretrainConfig
-from pretrain.mixture import MixConfig
-from pretrain.plan import PlanConfig
-from tokenizer.config import TokenizerConfig
+from dapt.eval.config import EvalConfig
+from dapt.pipeline.curate.config import CurateConfig
+from dapt.pipeline.sample.corpus import SampleConfig
+from dapt.pipeline.select.config import SelectConfig
+from dapt.pipeline.tokens.config import TokenizeConfig
+from dapt.pretrain.config import PretrainConfig
+from dapt.pretrain.mixture import MixConfig
+from dapt.pretrain.plan import PlanConfig
+from dapt.tokenizer.config import TokenizerConfig
 
 DEFAULT_CONFIG = "tiny.yaml"
 

@@ -50,14 +50,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _sample(ctx: Context) -> dict[str, Any]:
-    from pipeline.sample import write_sample_corpus
+    from dapt.pipeline.sample.corpus import write_sample_corpus
 
     assert ctx.cfg.sample is not None
     return write_sample_corpus(ctx.cfg.sample, ctx.path("raw"))
 
 
 def _curate(ctx: Context) -> dict[str, Any]:
-    from pipeline.curate.main import run_curate
+    from dapt.pipeline.curate.main import run_curate
 
     return run_curate(ctx.cfg.curate, ctx.path("curated"), beam_args=ctx.beam_args)
 
@@ -67,13 +67,13 @@ def _has_quality_model(cfg: DaptConfig) -> bool:
 
 
 def _quality(ctx: Context) -> dict[str, Any]:
-    from pipeline.select.quality_model import train_quality_model
+    from dapt.pipeline.select.quality_model import train_quality_model
 
     return train_quality_model(ctx.cfg.select, [], [], ctx.path("quality", "model.npz"))
 
 
 def _select(ctx: Context) -> dict[str, Any]:
-    from pipeline.select.main import run_select
+    from dapt.pipeline.select.main import run_select
 
     model = ctx.path("quality", "model.npz") if _has_quality_model(ctx.cfg) else None
     return run_select(
@@ -82,13 +82,13 @@ def _select(ctx: Context) -> dict[str, Any]:
 
 
 def _tokenizer(ctx: Context) -> dict[str, Any]:
-    from tokenizer.train import train_tokenizer
+    from dapt.tokenizer.train import train_tokenizer
 
     return train_tokenizer(ctx.cfg.tokenizer, ctx.path("selected", "docs"), ctx.path("tokenizer"))
 
 
 def _tokenizer_general(ctx: Context) -> dict[str, Any]:
-    from tokenizer.train import train_tokenizer
+    from dapt.tokenizer.train import train_tokenizer
 
     return train_tokenizer(
         ctx.cfg.tokenizer, ctx.path("selected", "docs"), ctx.path("tokenizer_general"), domains={"general"}
@@ -96,7 +96,7 @@ def _tokenizer_general(ctx: Context) -> dict[str, Any]:
 
 
 def _tokenize(ctx: Context) -> dict[str, Any]:
-    from pipeline.tokens.main import run_tokenize
+    from dapt.pipeline.tokens.main import run_tokenize
 
     return run_tokenize(
         ctx.cfg.tokenize, ctx.path("selected", "docs"), ctx.path("tokenizer"), ctx.path("tokens"), ctx.beam_args
@@ -104,7 +104,7 @@ def _tokenize(ctx: Context) -> dict[str, Any]:
 
 
 def _tokenizer_report(ctx: Context) -> dict[str, Any]:
-    from tokenizer.report import report_tokenizer
+    from dapt.tokenizer.report import report_tokenizer
 
     return report_tokenizer(
         ctx.cfg.tokenizer,
@@ -117,14 +117,14 @@ def _tokenizer_report(ctx: Context) -> dict[str, Any]:
 
 def model_shape(ctx: Context, tokenizer_dir: Path):
     """The configured model's exact shape with this tokenizer's vocabulary (padded as the trainer pads it)."""
-    from pretrain.model import model_shape as shape_of
+    from dapt.pretrain.model import model_shape as shape_of
 
     vocab = int(_read_json(tokenizer_dir / "manifest.json")["vocab_size"])
     return shape_of(ctx.cfg.pretrain.model, vocab)
 
 
 def _plan(ctx: Context) -> dict[str, Any]:
-    from pretrain.plan import run_plan
+    from dapt.pretrain.plan import run_plan
 
     tokens = _read_json(ctx.path("tokens", "manifest.json"))
     available = sum(int(s["train_tokens"]) for s in tokens["sources"].values())
@@ -142,13 +142,13 @@ def token_target(ctx: Context) -> int:
 
 
 def _mix(ctx: Context) -> dict[str, Any]:
-    from pretrain.data import run_mix
+    from dapt.pretrain.data import run_mix
 
     return run_mix(ctx.cfg.mix, ctx.path("tokens"), ctx.path("mix"), total_tokens=token_target(ctx))
 
 
 def _pretrain(ctx: Context) -> dict[str, Any]:
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.train import run_pretrain
 
     return run_pretrain(
         ctx.cfg.pretrain,
@@ -167,7 +167,7 @@ def _baseline_tokenizer(ctx: Context) -> Path:
 
 
 def _baseline_tokens(ctx: Context) -> dict[str, Any]:
-    from pipeline.tokens.main import run_tokenize
+    from dapt.pipeline.tokens.main import run_tokenize
 
     return run_tokenize(
         ctx.cfg.tokenize,
@@ -183,14 +183,14 @@ def _baseline_tokens_dir(ctx: Context) -> Path:
 
 
 def _baseline_mix(ctx: Context) -> dict[str, Any]:
-    from pretrain.data import run_mix
+    from dapt.pretrain.data import run_mix
 
     general_only = ctx.cfg.mix.model_copy(update={"shares": {"domain": 0.0, "general": 1.0}})
     return run_mix(general_only, _baseline_tokens_dir(ctx), ctx.path("baseline", "mix"), total_tokens=token_target(ctx))
 
 
 def _baseline_pretrain(ctx: Context) -> dict[str, Any]:
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.train import run_pretrain
 
     return run_pretrain(
         ctx.cfg.pretrain,
@@ -215,7 +215,7 @@ def heldout_files(ctx: Context) -> dict[str, list[Path]]:
 
 
 def _eval(ctx: Context) -> dict[str, Any]:
-    from eval.run import run_eval
+    from dapt.eval.run import run_eval
 
     models = {"domain-mix": ctx.path("model", "hf")}
     if ctx.cfg.baseline.enabled:

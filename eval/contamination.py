@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.documents import iter_documents
-from pipeline.rules.ngrams import ngram_hashes, words
+from dapt.pipeline.documents import iter_documents
+from dapt.pipeline.rules.ngrams import ngram_hashes, words
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from dapt.errors import UserError
-from eval.bootstrap import bpb_interval, paired_difference
-from eval.config import EvalConfig
-from pipeline.documents import iter_documents
+from dapt.eval.bootstrap import bpb_interval, paired_difference
+from dapt.eval.config import EvalConfig
+from dapt.pipeline.documents import iter_documents
 
 # Nothing may be fetched at run time; set before the HF libraries are first imported (they read these
 # once). setdefault: a user with a network who wants the harness's hub tasks can export HF_HUB_OFFLINE=0.
@@ -49,9 +49,9 @@ def run_eval(
     """Scores every model on the held-out text and the benchmark tasks; writes results.json (the harness's
     raw results included), report.md/.json/.png and manifest.json. The first model is the reference
     the others are compared with."""
-    from eval.contamination import contamination
-    from eval.report import format_table, write_report
-    from eval.taskset import example_texts, resolve_tasks, task_manager
+    from dapt.eval.contamination import contamination
+    from dapt.eval.report import format_table, write_report
+    from dapt.eval.taskset import example_texts, resolve_tasks, task_manager
 
     out_dir = Path(out_dir)
     models = {name: check_model_dir(name, Path(path)) for name, path in models.items()}
@@ -288,7 +288,7 @@ def document_scores(samples: dict, held: dict[str, dict]) -> dict[str, tuple[np.
 
 def example_scores(samples: dict, tasks: list[str]) -> dict[str, dict[str, list]]:
     """Per benchmark task: the example ids in order and each one's acc / acc_norm (what pairs models)."""
-    from eval.report import TASK_METRICS
+    from dapt.eval.report import TASK_METRICS
 
     scores: dict[str, dict[str, list]] = {}
     for task in tasks:

@@ -3,7 +3,7 @@
 They are written by this generator from small templates, not taken from the benchmarks: each record
 has the published benchmark's field names and a ``synthetic-`` id, so a task that reads them reads a
 real release unchanged. Numbers on them say nothing about a model's quality; they show the plumbing.
-Regenerate the shipped files with ``python -m eval.synthetic``.
+Regenerate the shipped files with ``python -m dapt.eval.synthetic``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dapt.errors import UserError
-from eval.config import EvalConfig
+from dapt.eval.config import EvalConfig
 
 log = logging.getLogger(__name__)
 

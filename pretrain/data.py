@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from dapt.errors import UserError
-from pipeline.tokens.shards import TokenFile
-from pretrain.mixture import MixConfig, MixturePlan, SourcePlan, effective_tokens, plan_mixture, run_mix
+from dapt.pipeline.tokens.shards import TokenFile
+from dapt.pretrain.mixture import MixConfig, MixturePlan, SourcePlan, effective_tokens, plan_mixture, run_mix
 
 __all__ = [
     "MixConfig",

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from dapt.errors import UserError
-from pretrain.config import PretrainConfig
+from dapt.pretrain.config import PretrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from pretrain.guards import LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
+from dapt.pretrain.guards import LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
 
 ROLLBACK = "rollback"  # the reason of a refused update that only ends a batch cut short by a rollback
 

@@ -10,7 +10,7 @@ import math
 from collections import deque
 from typing import Any
 
-from pretrain.config import EarlyStoppingConfig, SpikeConfig
+from dapt.pretrain.config import EarlyStoppingConfig, SpikeConfig
 
 # Stable reasons, used as counter names in metrics.jsonl and summary.json.
 NONFINITE_LOSS = "spike/nonfinite_loss"

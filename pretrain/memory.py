@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from dapt.errors import UserError
-from pretrain.shape import ModelShape, count_params, largest_layer_params
+from dapt.pretrain.shape import ModelShape, count_params, largest_layer_params
 
 Precision = Literal["fp32", "bf16", "fp16", "int8"]
 Accounting = Literal["zero_paper", "deepspeed"]

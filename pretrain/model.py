@@ -11,8 +11,8 @@ import math
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from pretrain.config import ModelConfig
-from pretrain.shape import ModelShape, ffn_width, pad_vocab
+from dapt.pretrain.config import ModelConfig
+from dapt.pretrain.shape import ModelShape, ffn_width, pad_vocab
 
 
 def model_shape(cfg: ModelConfig, vocab_size: int) -> ModelShape:
@@ -67,7 +67,7 @@ def flops_per_token(shape: ModelShape) -> float:
     N counts the matmul weights: every parameter except the input embedding table (a lookup, not a
     matmul) unless it is tied to the LM head, which is a matmul. H Q = d_model (heads x head size).
     """
-    from pretrain.shape import count_params
+    from dapt.pretrain.shape import count_params
 
     n = count_params(shape)
     if not shape.tie_embeddings:

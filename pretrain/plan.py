@@ -13,13 +13,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dapt.errors import UserError
-from pretrain import memory
-from pretrain.plan_report import format_table, plot_plan
-from pretrain.scaling_laws import (
+from dapt.pretrain import memory
+from dapt.pretrain.plan_report import format_table, plot_plan
+from dapt.pretrain.scaling_laws import (
     LAWS, LAW_NAMES, PF_DAY, data_constrained_loss, data_constrained_plan, effective_data, optimal_allocation,
     tokens_for_params, training_flops,
 )
-from pretrain.shape import ModelShape, count_params, model_shape_for
+from dapt.pretrain.shape import ModelShape, count_params, model_shape_for
 
 # With full activation checkpointing the forward pass runs twice: 8ND hardware FLOPs for 6ND of model
 # FLOPs, so BloombergGPT (§3.3) plugs 0.75 x its GPU-hour budget into the Chinchilla equations.
@@ -243,12 +243,12 @@ PRESETS: dict[str, tuple[dict, ModelShape | None]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pretrain.plan OUT_DIR [--preset bloomberggpt] [--stem NAME] [key=value ...]`."""
+    """`python -m dapt.pretrain.plan OUT_DIR [--preset bloomberggpt] [--stem NAME] [key=value ...]`."""
     import argparse
 
     import yaml
 
-    parser = argparse.ArgumentParser(prog="python -m pretrain.plan", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dapt.pretrain.plan", description=main.__doc__)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a published run's budget, data and shape")
     parser.add_argument("--stem", default="plan", help="file name stem of the JSON and PNG (default: plan)")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pretrain import memory
-from pretrain.scaling_laws import LAW_FIT_RANGE, PF_DAY, optimal_allocation
+from dapt.pretrain import memory
+from dapt.pretrain.scaling_laws import LAW_FIT_RANGE, PF_DAY, optimal_allocation
 
 
 def _fmt(x: float) -> str:

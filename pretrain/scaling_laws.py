@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pretrain.shape import ModelShape
+from dapt.pretrain.shape import ModelShape
 
 PF_DAY = 1e15 * 86400  # one petaflop/s sustained for a day (Kaplan et al. 2020 report compute in PF-days)
 # Muennighoff et al. 2023 (eq. 5 and Fig. 3 fit): repeated tokens decay with R*_D = 15.387 epochs,

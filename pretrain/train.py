@@ -24,15 +24,15 @@ import numpy as np
 import torch
 
 from dapt.errors import UserError
-from pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
-from pretrain.config import PretrainConfig
-from pretrain.engine import deepspeed_config, init_distributed, optimizer_args, resolve_precision
-from pretrain.gate import StepGate
-from pretrain.guards import LOSS_SCALE_SKIP, EarlyStopping, SpikeGuard
-from pretrain.memory import check_fits
-from pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
-from pretrain.schedule import batch_at, lr_at
-from pretrain.validation import GROUPS, all_mean, evaluate, monitored, next_token_loss, validation_sets
+from dapt.pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
+from dapt.pretrain.config import PretrainConfig
+from dapt.pretrain.engine import deepspeed_config, init_distributed, optimizer_args, resolve_precision
+from dapt.pretrain.gate import StepGate
+from dapt.pretrain.guards import LOSS_SCALE_SKIP, EarlyStopping, SpikeGuard
+from dapt.pretrain.memory import check_fits
+from dapt.pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
+from dapt.pretrain.schedule import batch_at, lr_at
+from dapt.pretrain.validation import GROUPS, all_mean, evaluate, monitored, next_token_loss, validation_sets
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def run_pretrain(
     import deepspeed
     from tqdm import tqdm
 
-    from pretrain.data import MixturePlan, MixtureSampler
+    from dapt.pretrain.data import MixturePlan, MixtureSampler
 
     tokens_dir, mix_path, tokenizer_dir, out_dir = map(Path, (tokens_dir, mix_path, tokenizer_dir, out_dir))
     if token_target <= 0:

@@ -20,7 +20,7 @@ GROUPS = ("domain", "general")
 
 
 def validation_sets(tokens_dir: Path, seq_len: int, batch_size: int, max_batches: int) -> dict[str, list[torch.Tensor]]:
-    from pretrain.data import validation_batches
+    from dapt.pretrain.data import validation_batches
 
     sets: dict[str, list[torch.Tensor]] = {}
     for group in GROUPS:

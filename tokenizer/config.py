@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tokenizer.terms import DEFAULT_TERMS
+from dapt.tokenizer.terms import DEFAULT_TERMS
 
 # A byte-level vocabulary must hold every one of the 256 byte symbols (GPT-2's byte-to-unicode map),
 # otherwise some text could not be encoded at all.

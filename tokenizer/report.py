@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from dapt.errors import UserError
-from pipeline.documents import iter_documents, sha256_of, shard_paths
-from tokenizer.config import TokenizerConfig
-from tokenizer.train import MANIFEST, TOKENIZER_FILE, doc_key, load_tokenizer, train_tokenizer, validated
+from dapt.pipeline.documents import iter_documents, sha256_of, shard_paths
+from dapt.tokenizer.config import TokenizerConfig
+from dapt.tokenizer.train import MANIFEST, TOKENIZER_FILE, doc_key, load_tokenizer, train_tokenizer, validated
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from tqdm import tqdm
 
 from dapt.errors import UserError
-from pipeline.documents import DOMAINS, Document, iter_documents, sha256_of, shard_paths
-from tokenizer.config import TokenizerConfig
+from dapt.pipeline.documents import DOMAINS, Document, iter_documents, sha256_of, shard_paths
+from dapt.tokenizer.config import TokenizerConfig
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pipeline.curate.config import RuleConfig
-from pipeline.rules.c4 import c4_clean, c4_page
-from pipeline.rules.fineweb import fineweb_quality
-from pipeline.rules.gopher import gopher_quality, gopher_repetition
-from pipeline.rules.language import LanguageIdentifier, language_reason
-from pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
-from pipeline.rules.pii import redact_pii
-from pipeline.rules.quality import symbol_words, word_count_reason, words_of
+from dapt.pipeline.curate.config import RuleConfig
+from dapt.pipeline.rules.c4 import c4_clean, c4_page
+from dapt.pipeline.rules.fineweb import fineweb_quality
+from dapt.pipeline.rules.gopher import gopher_quality, gopher_repetition
+from dapt.pipeline.rules.language import LanguageIdentifier, language_reason
+from dapt.pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
+from dapt.pipeline.rules.pii import redact_pii
+from dapt.pipeline.rules.quality import symbol_words, word_count_reason, words_of
 
 
 @dataclasses.dataclass

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dapt.errors import UserError
-from pipeline.curate.config import SourceConfig
-from pipeline.documents import Document
+from dapt.pipeline.curate.config import SourceConfig
+from dapt.pipeline.documents import Document
 
 Record = tuple[str, Any]
 HUB_PREFIX = "hf-hub://"

@@ -17,9 +17,9 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
-from pipeline.curate.config import CurateConfig
-from pipeline.curate.io import detect_format, expand_paths
-from pipeline.curate.transforms import (
+from dapt.pipeline.curate.config import CurateConfig
+from dapt.pipeline.curate.io import detect_format, expand_paths
+from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
     PII_NAMESPACE,
     Clean,

@@ -20,10 +20,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.pvalue import AsDict, TaggedOutput
 
-from pipeline.curate.chain import apply_rules
-from pipeline.curate.config import RuleConfig, SourceConfig
-from pipeline.curate.io import read_source_file
-from pipeline.documents import Document
+from dapt.pipeline.curate.chain import apply_rules
+from dapt.pipeline.curate.config import RuleConfig, SourceConfig
+from dapt.pipeline.curate.io import read_source_file
+from dapt.pipeline.documents import Document
 
 COUNTER_NAMESPACE = "curate"
 PII_NAMESPACE = "curate.pii"
@@ -79,7 +79,7 @@ class ApplyRules(beam.DoFn):
 
     def setup(self) -> None:
         # The language model is several MB of arrays: load once per worker, never at import.
-        from pipeline.rules.language import LanguageIdentifier
+        from dapt.pipeline.rules.language import LanguageIdentifier
 
         self._langid = LanguageIdentifier()
 

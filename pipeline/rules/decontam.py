@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.rules.ngrams import ngram_hashes, words
+from dapt.pipeline.rules.ngrams import ngram_hashes, words
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.rules.gopher import duplicate_fraction
+from dapt.pipeline.rules.gopher import duplicate_fraction
 
 # Lines "ending in punctuation" for FineWeb: datatrove's TERMINAL_PUNCTUATION for Latin and CJK text, plus
 # closing quotes after a sentence and the ellipsis character.

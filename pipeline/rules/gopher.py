@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.rules.quality import non_alpha_words, symbol_words
+from dapt.pipeline.rules.quality import non_alpha_words, symbol_words
 
 # Gopher's stop-word filter: a document must contain at least two of these English words.
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import xxhash
 
-from pipeline.rules.ngrams import ngram_hashes, words
+from dapt.pipeline.rules.ngrams import ngram_hashes, words
 
 # Shingles per block when hashing a long document: bounds the (block x num_hashes) matrix to ~4 MiB.
 _BLOCK = 4096

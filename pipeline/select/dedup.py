@@ -8,11 +8,11 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 
-from pipeline.documents import Document
-from pipeline.rules.lines import line_keys, remove_lines
-from pipeline.rules.minhash import MinHasher, choose_survivor, connected_components
-from pipeline.select.config import LineDedupConfig, NearDedupConfig
-from pipeline.select.transforms import (
+from dapt.pipeline.documents import Document
+from dapt.pipeline.rules.lines import line_keys, remove_lines
+from dapt.pipeline.rules.minhash import MinHasher, choose_survivor, connected_components
+from dapt.pipeline.select.config import LineDedupConfig, NearDedupConfig
+from dapt.pipeline.select.transforms import (
     BOILERPLATE_ONLY,
     CLUSTER_SIZE,
     DUPLICATE_OF,

@@ -13,10 +13,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
-from pipeline.documents import sha256_of, shard_paths
-from pipeline.select.config import SelectConfig
-from pipeline.select.dedup import LineDedup, NearDedup
-from pipeline.select.transforms import (
+from dapt.pipeline.documents import sha256_of, shard_paths
+from dapt.pipeline.select.config import SelectConfig
+from dapt.pipeline.select.dedup import LineDedup, NearDedup
+from dapt.pipeline.select.transforms import (
     BOILERPLATE_ONLY,
     CONTAMINATED,
     KEPT,

@@ -24,7 +24,7 @@ from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from tqdm import tqdm
 
 from dapt.errors import UserError
-from pipeline.documents import DOMAINS, shard_paths
+from dapt.pipeline.documents import DOMAINS, shard_paths
 
 log = logging.getLogger(__name__)
 

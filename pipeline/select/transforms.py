@@ -20,9 +20,9 @@ import numpy as np
 import xxhash
 from apache_beam.transforms.stats import ApproximateQuantiles
 
-from pipeline.documents import Document
-from pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
-from pipeline.select.config import DecontamConfig, RoutingConfig, SelectionConfig
+from dapt.pipeline.documents import Document
+from dapt.pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
+from dapt.pipeline.select.config import DecontamConfig, RoutingConfig, SelectionConfig
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class _ScoreFn(beam.DoFn):
 
     def setup(self):
         if self.model_path is not None:
-            from pipeline.select.quality_model import QualityModel  # sklearn import only where needed
+            from dapt.pipeline.select.quality_model import QualityModel  # sklearn import only where needed
 
             self.model = QualityModel.load(Path(self.model_path))
 
@@ -160,7 +160,7 @@ class _RouteFn(beam.DoFn):
         self.model = None
 
     def setup(self):
-        from pipeline.select.quality_model import QualityModel
+        from dapt.pipeline.select.quality_model import QualityModel
 
         self.model = QualityModel.load(Path(self.model_path))
 

@@ -25,9 +25,9 @@ import numpy as np
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
-from pipeline.documents import Document, iter_documents, shard_paths, write_documents
-from pipeline.tokens.config import TokenizeConfig
-from pipeline.tokens.shards import TokenFileWriter, dtype_for_vocab
+from dapt.pipeline.documents import Document, iter_documents, shard_paths, write_documents
+from dapt.pipeline.tokens.config import TokenizeConfig
+from dapt.pipeline.tokens.shards import TokenFileWriter, dtype_for_vocab
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from dapt.config import load_config
-from pretrain.mixture import plan_mixture
-from pretrain.model import model_shape
-from pretrain.plan import run_plan
+from dapt.pretrain.mixture import plan_mixture
+from dapt.pretrain.model import model_shape
+from dapt.pretrain.plan import run_plan
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.name for p in (REPO / "configs").glob("*.yaml"))

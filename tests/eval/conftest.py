@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.tiny import build_tiny_model
-from pipeline.documents import Document, write_documents
+from dapt.eval.tiny import build_tiny_model
+from dapt.pipeline.documents import Document, write_documents
 
 DOMAIN_TEXTS = [
     "The court held that res judicata barred the second claim, and mens rea was not shown.",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from eval.bootstrap import bits_per_byte, bpb_interval, paired_difference
+from dapt.eval.bootstrap import bits_per_byte, bpb_interval, paired_difference
 
 
 def docs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

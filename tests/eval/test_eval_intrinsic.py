@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from dapt.errors import UserError
-from eval.config import EvalConfig
-from eval.run import run_eval
-from pipeline.documents import iter_documents
+from dapt.eval.config import EvalConfig
+from dapt.eval.run import run_eval
+from dapt.pipeline.documents import iter_documents
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_folder_without_config_is_a_user_error(heldout, tmp_path):
 
 
 def test_empty_heldout_group_is_a_user_error(tiny_models, tmp_path):
-    from pipeline.documents import write_documents
+    from dapt.pipeline.documents import write_documents
 
     write_documents(tmp_path / "empty.jsonl.gz", [])
     with pytest.raises(UserError, match="'general' has no non-empty documents"):
@@ -147,9 +147,9 @@ def test_unloadable_model_is_a_user_error(heldout, tmp_path):
 
 
 def test_max_docs_takes_documents_from_every_source(tmp_path):
-    from eval.config import EvalConfig
-    from eval.run import write_heldout
-    from pipeline.documents import Document, write_documents
+    from dapt.eval.config import EvalConfig
+    from dapt.eval.run import write_heldout
+    from dapt.pipeline.documents import Document, write_documents
 
     files = []
     for source in ("financial", "legal", "medical"):

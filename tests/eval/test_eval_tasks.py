@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from dapt.errors import UserError
-from eval.config import EvalConfig
-from eval.report import Z95
-from eval.run import run_eval
-from eval.synthetic import synthetic_examples, write_synthetic
-from eval.taskset import TASKS_DIR, resolve_tasks
-from pipeline.documents import Document, write_documents
+from dapt.eval.config import EvalConfig
+from dapt.eval.report import Z95
+from dapt.eval.run import run_eval
+from dapt.eval.synthetic import synthetic_examples, write_synthetic
+from dapt.eval.taskset import TASKS_DIR, resolve_tasks
+from dapt.pipeline.documents import Document, write_documents
 
 TASKS = ["dapt_fpb", "dapt_medqa", "dapt_arc", "dapt_winogrande", "dapt_lambada"]
 DATA = TASKS_DIR / "data"
@@ -128,7 +128,7 @@ def test_contamination_finds_the_planted_example(evaluated):
     assert contam["ngram"] == 13 and contam["train_docs_scanned"] == 2
     # Independently: the scored MedQA examples sharing a word 13-gram with the planted training text
     # (the synthetic questions share template wording, so more than the planted one may match).
-    from pipeline.rules.ngrams import words
+    from dapt.pipeline.rules.ngrams import words
 
     def grams(text):
         toks = words(text)
@@ -175,7 +175,7 @@ def test_shipped_yaml_tasks_load_with_plain_lm_eval_include_path():
 def test_shipped_examples_are_the_generator_output(tmp_path):
     for path in write_synthetic(tmp_path):
         rel = path.relative_to(tmp_path)
-        assert (DATA / rel).read_text() == path.read_text(), f"regenerate with python -m eval.synthetic ({rel})"
+        assert (DATA / rel).read_text() == path.read_text(), f"regenerate with python -m dapt.eval.synthetic ({rel})"
 
 
 # --- bad input: one UserError naming the file and the field -------------------------------------------
@@ -245,7 +245,7 @@ def test_fewshot_needs_a_separate_split(tmp_path):
     ],
 )
 def test_difference_verdicts(ref, other, verdict):
-    from eval.report import compare
+    from dapt.eval.report import compare
 
     cmp = compare(ref, other, "A", "B")
     assert cmp["verdict"] == verdict
@@ -254,7 +254,7 @@ def test_difference_verdicts(ref, other, verdict):
 
 def test_paired_difference_resolves_what_unpaired_intervals_cannot():
     """B answers every example A gets right, and 12 of A's 100 misses: +0.06 on the same 200 examples."""
-    from eval.report import compare, paired_compare
+    from dapt.eval.report import compare, paired_compare
 
     a = [1.0] * 100 + [0.0] * 100
     b = [1.0] * 112 + [0.0] * 88
@@ -269,7 +269,7 @@ def test_paired_difference_resolves_what_unpaired_intervals_cannot():
 
 
 def test_contamination_counts_and_skips_short_examples(tmp_path):
-    from eval.contamination import contamination
+    from dapt.eval.contamination import contamination
 
     long_a = "the appellate court held that the statute of limitations began when the injury was discovered"
     long_b = "operating cash flow covered capital expenditure twice over during the fiscal year under review"

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from pipeline.curate.config import CurateConfig
+from dapt.pipeline.curate.config import CurateConfig
 
 
 def test_empty_config_is_valid():

@@ -13,9 +13,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from dapt.errors import UserError
-from pipeline.curate.chain import apply_rules
-from pipeline.curate.config import RuleConfig, SourceConfig
-from pipeline.curate.io import detect_format, expand_paths, read_source_file
+from dapt.pipeline.curate.chain import apply_rules
+from dapt.pipeline.curate.config import RuleConfig, SourceConfig
+from dapt.pipeline.curate.io import detect_format, expand_paths, read_source_file
 
 ARTICLE = (
     "The river rises in the hills to the north of the town and flows slowly through farmland before it "

@@ -13,10 +13,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from dapt.errors import UserError
-from pipeline.curate.config import CurateConfig
-from pipeline.curate.main import run_curate
-from pipeline.documents import iter_documents
-from pipeline.sample import SOURCE_DOMAIN, SampleConfig, write_sample_corpus
+from dapt.pipeline.curate.config import CurateConfig
+from dapt.pipeline.curate.main import run_curate
+from dapt.pipeline.documents import iter_documents
+from dapt.pipeline.sample.corpus import SOURCE_DOMAIN, SampleConfig, write_sample_corpus
 
 from curate_texts import GOOD, OTHER
 
@@ -143,7 +143,7 @@ def test_run_curate_user_errors(tmp_path):
 def test_beam_args_pass_through_and_local_defaults():
     from apache_beam.options.pipeline_options import DirectOptions, SetupOptions, StandardOptions
 
-    from pipeline.curate.main import _pipeline_options
+    from dapt.pipeline.curate.main import _pipeline_options
 
     local = _pipeline_options(CurateConfig(), [])
     assert local.view_as(DirectOptions).direct_running_mode == "multi_processing"

@@ -7,9 +7,9 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.curate.config import RuleConfig, SourceConfig
-from pipeline.curate.transforms import Clean, ExactDedup, ReadSources
-from pipeline.documents import Document
+from dapt.pipeline.curate.config import RuleConfig, SourceConfig
+from dapt.pipeline.curate.transforms import Clean, ExactDedup, ReadSources
+from dapt.pipeline.documents import Document
 
 from curate_texts import GOOD, OTHER
 

@@ -10,10 +10,10 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.documents import Document
-from pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
-from pipeline.select.config import DecontamConfig
-from pipeline.select.transforms import Decontaminate
+from dapt.pipeline.documents import Document
+from dapt.pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
+from dapt.pipeline.select.config import DecontamConfig
+from dapt.pipeline.select.transforms import Decontaminate
 
 QUESTION = "Which doctrine bars a party from relitigating a claim that a court of competent jurisdiction has decided?"
 ANSWER = "Res judicata."

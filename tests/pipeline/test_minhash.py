@@ -7,14 +7,14 @@ import random
 import numpy as np
 import pytest
 
-from pipeline.rules.minhash import (
+from dapt.pipeline.rules.minhash import (
     MinHasher,
     choose_survivor,
     connected_components,
     detection_probability,
     estimated_jaccard,
 )
-from pipeline.rules.ngrams import jaccard, ngram_hashes, ngram_set, words
+from dapt.pipeline.rules.ngrams import jaccard, ngram_hashes, ngram_set, words
 
 
 def _text(seed: int, n: int = 400) -> str:

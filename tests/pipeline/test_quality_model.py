@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from dapt.errors import UserError
-from pipeline.documents import Document, iter_documents, write_documents
-from pipeline.select.config import QualityModelConfig, SelectConfig
-from pipeline.select.main import run_select
-from pipeline.select.quality_model import QualityModel, train_quality_model
+from dapt.pipeline.documents import Document, iter_documents, write_documents
+from dapt.pipeline.select.config import QualityModelConfig, SelectConfig
+from dapt.pipeline.select.main import run_select
+from dapt.pipeline.select.quality_model import QualityModel, train_quality_model
 
 GOOD = "the court held that the contract was valid and the parties agreed to the terms of the lease".split()
 BAD = "click here buy now free shipping cookie login sign up best price deal subscribe share".split()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.rules.c4 import c4_clean, c4_page, count_sentences
+from dapt.pipeline.rules.c4 import c4_clean, c4_page, count_sentences
 
 GOOD = "The council approved the new budget on Monday after a long debate."
 

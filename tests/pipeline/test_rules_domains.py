@@ -3,9 +3,9 @@ be thrown away by the web rules), while web junk is dropped in every domain."""
 
 import pytest
 
-from pipeline.curate.chain import apply_rules
-from pipeline.curate.config import CurateConfig, SourceConfig
-from pipeline.rules.language import LanguageIdentifier
+from dapt.pipeline.curate.chain import apply_rules
+from dapt.pipeline.curate.config import CurateConfig, SourceConfig
+from dapt.pipeline.rules.language import LanguageIdentifier
 
 STATUTE = """§ 2-1402.11. Prohibitions.
 (a) General. -- It shall be an unlawful discriminatory practice to do any of the following acts, wholly or partially for a discriminatory reason based upon the actual or perceived race, color, religion, national origin, sex, age, marital status, or disability of any individual:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipeline.curate.config import FineWebRules
-from pipeline.rules.fineweb import fineweb_quality
-from pipeline.rules.quality import words_of
+from dapt.pipeline.curate.config import FineWebRules
+from dapt.pipeline.rules.fineweb import fineweb_quality
+from dapt.pipeline.rules.quality import words_of
 
 SENTENCES = [
     "The harbour was busy from early morning until late at night during the summer.",

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from pipeline.curate.config import GopherQualityRules, GopherRepetitionRules
-from pipeline.rules.gopher import (
+from dapt.pipeline.curate.config import GopherQualityRules, GopherRepetitionRules
+from dapt.pipeline.rules.gopher import (
     duplicate_fraction,
     duplicate_ngram_char_fraction,
     gopher_quality,
     gopher_repetition,
     top_ngram_char_fraction,
 )
-from pipeline.rules.quality import non_alpha_words, symbol_words, words_of
+from dapt.pipeline.rules.quality import non_alpha_words, symbol_words, words_of
 
 PROSE = (
     "The river rises in the hills to the north of the town and flows slowly through farmland before it "

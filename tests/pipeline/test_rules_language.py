@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.rules.language import LanguageIdentifier, language_reason
+from dapt.pipeline.rules.language import LanguageIdentifier, language_reason
 
 ENGLISH = "The committee will meet on Tuesday to discuss the budget for the coming year and the new hospital."
 GERMAN = "Der Ausschuss trifft sich am Dienstag, um den Haushalt für das kommende Jahr zu besprechen."

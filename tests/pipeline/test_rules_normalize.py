@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
+from dapt.pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.rules.pii import luhn_valid, redact_pii
+from dapt.pipeline.rules.pii import luhn_valid, redact_pii
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.rules.quality import word_count_reason, words_of
+from dapt.pipeline.rules.quality import word_count_reason, words_of
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from dapt.errors import UserError
-from pipeline.sample import MALFORMED_KINDS, OUTCOMES, SOURCES, SampleConfig, write_sample_corpus
+from dapt.pipeline.sample.corpus import MALFORMED_KINDS, OUTCOMES, SOURCES, SampleConfig, write_sample_corpus
 
 # Small but with every defect kind at least once in every source that carries it.
 SMALL = dict(docs_per_domain=60, general_docs=60, web_docs=200)

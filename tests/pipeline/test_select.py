@@ -12,11 +12,11 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dapt.errors import UserError
-from pipeline.documents import Document, iter_documents, write_documents
-from pipeline.select.config import NearDedupConfig, SelectConfig, SelectionConfig
-from pipeline.select.main import FATES, run_select
-from pipeline.select.dedup import NearDedup
-from pipeline.select.transforms import QUALITY, SelectByQuality
+from dapt.pipeline.documents import Document, iter_documents, write_documents
+from dapt.pipeline.select.config import NearDedupConfig, SelectConfig, SelectionConfig
+from dapt.pipeline.select.main import FATES, run_select
+from dapt.pipeline.select.dedup import NearDedup
+from dapt.pipeline.select.transforms import QUALITY, SelectByQuality
 
 
 def _text(rng: random.Random, n: int = 120) -> str:

@@ -6,9 +6,9 @@ import json
 import random
 from pathlib import Path
 
-from pipeline.documents import Document, write_documents
-from pipeline.select.config import SelectConfig
-from pipeline.select.main import run_select
+from dapt.pipeline.documents import Document, write_documents
+from dapt.pipeline.select.config import SelectConfig
+from dapt.pipeline.select.main import run_select
 
 BOILER = "Home | News | Sport | Weather\n"
 

@@ -7,10 +7,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.documents import Document
-from pipeline.rules.lines import line_key, line_keys, normalize_line, remove_lines
-from pipeline.select.config import LineDedupConfig
-from pipeline.select.dedup import LineDedup
+from dapt.pipeline.documents import Document
+from dapt.pipeline.rules.lines import line_key, line_keys, normalize_line, remove_lines
+from dapt.pipeline.select.config import LineDedupConfig
+from dapt.pipeline.select.dedup import LineDedup
 
 
 @pytest.mark.parametrize(

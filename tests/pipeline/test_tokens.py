@@ -11,10 +11,10 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from dapt.errors import UserError
-from pipeline.documents import Document, iter_documents, write_documents
-from pipeline.tokens.config import TokenizeConfig
-from pipeline.tokens.main import choose_val, run_tokenize, split_hash
-from pipeline.tokens.shards import TokenFile, TokenFileWriter, dtype_for_vocab, write_token_file
+from dapt.pipeline.documents import Document, iter_documents, write_documents
+from dapt.pipeline.tokens.config import TokenizeConfig
+from dapt.pipeline.tokens.main import choose_val, run_tokenize, split_hash
+from dapt.pipeline.tokens.shards import TokenFile, TokenFileWriter, dtype_for_vocab, write_token_file
 
 WORDS = {
     "legal": "plaintiff defendant mens rea res judicata court statute appeal contract clause".split(),

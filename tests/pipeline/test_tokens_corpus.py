@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from pipeline.documents import Document, iter_documents, write_documents
-from pipeline.tokens.config import TokenizeConfig
-from pipeline.tokens.main import run_tokenize
-from pipeline.tokens.shards import TokenFile
-from pretrain.data import MixConfig, MixturePlan, MixtureSampler, run_mix, validation_batches
+from dapt.pipeline.documents import Document, iter_documents, write_documents
+from dapt.pipeline.tokens.config import TokenizeConfig
+from dapt.pipeline.tokens.main import run_tokenize
+from dapt.pipeline.tokens.shards import TokenFile
+from dapt.pretrain.data import MixConfig, MixturePlan, MixtureSampler, run_mix, validation_batches
 
 FILES = ("legal_dc_code_sections", "medical_medquad", "general_bbc_news", "general_wikitext2_articles")
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from dapt.errors import UserError
-from pretrain.checkpoint import LATEST, latest_tag, read_trainer_state
-from pretrain.train import run_pretrain
+from dapt.pretrain.checkpoint import LATEST, latest_tag, read_trainer_state
+from dapt.pretrain.train import run_pretrain
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -26,8 +26,8 @@ import json, os, signal, sys
 sys.path.insert(0, {here!r})
 import torch
 torch.set_num_threads(1)
-import pretrain.checkpoint as ckpt
-from pretrain.train import run_pretrain
+import dapt.pretrain.checkpoint as ckpt
+from dapt.pretrain.train import run_pretrain
 from test_train import tiny_config
 args = json.loads(sys.argv[1])
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dapt.errors import UserError
-from pipeline.tokens.shards import TokenFile, write_token_file
-from pretrain.data import (
+from dapt.pipeline.tokens.shards import TokenFile, write_token_file
+from dapt.pretrain.data import (
     MixConfig,
     MixturePlan,
     MixtureSampler,

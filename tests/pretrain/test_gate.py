@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-from pretrain.config import SpikeConfig
-from pretrain.gate import ROLLBACK, StepGate
-from pretrain.guards import GRAD_SPIKE, LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
-from pretrain.engine import init_distributed, optimizer_args
+from dapt.pretrain.config import SpikeConfig
+from dapt.pretrain.gate import ROLLBACK, StepGate
+from dapt.pretrain.guards import GRAD_SPIKE, LOSS_SCALE_SKIP, NONFINITE_GRAD, SpikeGuard
+from dapt.pretrain.engine import init_distributed, optimizer_args
 
 
 def _engine(stage: int, model: torch.nn.Module, offload: bool = False):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pretrain.config import EarlyStoppingConfig, SpikeConfig
-from pretrain.guards import GRAD_SPIKE, LOSS_SPIKE, NONFINITE_GRAD, NONFINITE_LOSS, EarlyStopping, SpikeGuard
+from dapt.pretrain.config import EarlyStoppingConfig, SpikeConfig
+from dapt.pretrain.guards import GRAD_SPIKE, LOSS_SPIKE, NONFINITE_GRAD, NONFINITE_LOSS, EarlyStopping, SpikeGuard
 
 
 def test_early_stopping_patience_and_min_delta() -> None:
@@ -75,7 +75,7 @@ def test_run_survives_nan_spike_and_poisoned_weights(tmp_path: Path) -> None:
     Step 22: weights poisoned -> every batch spikes -> rolled back to step 20 and its data window skipped."""
     from test_train import SEQ, make_inputs, read_metrics, tiny_config
 
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.train import run_pretrain
 
     inputs = make_inputs(tmp_path)
     fired: set[int] = set()
@@ -129,7 +129,7 @@ def test_grad_norm_spike_is_refused_before_the_update(tmp_path: Path, stage: int
     ZeRO-0 measures the norm itself; ZeRO-2 reads DeepSpeed's norm of the partitioned gradients."""
     from test_train import SEQ, make_inputs, read_metrics, tiny_config
 
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.train import run_pretrain
 
     inputs = make_inputs(tmp_path)
     calls: list[int] = []
@@ -168,7 +168,7 @@ def test_rollback_in_the_middle_of_a_batch_discards_its_partial_gradients(tmp_pa
     gradient must not leak into the first step after the rollback."""
     from test_train import SEQ, make_inputs, tiny_config
 
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.train import run_pretrain
 
     inputs = make_inputs(tmp_path, total_tokens=40_000)
     seen: list[int] = []

@@ -15,11 +15,11 @@ from deepspeed.runtime.zero.stage_1_and_2 import (
 )
 
 from dapt.errors import UserError
-from pretrain.memory import (
+from dapt.pretrain.memory import (
     GB, GPUS, activation_bytes, check_fits, course_table, estimate_memory, fits_table,
     model_state_bytes_per_param, recommend, saved_activation_bytes, storage_bytes,
 )
-from pretrain.shape import ModelShape, count_params, largest_layer_params, model_shape_for
+from dapt.pretrain.shape import ModelShape, count_params, largest_layer_params, model_shape_for
 
 SHAPE_1B = model_shape_for(1_000_000_000, 32000, 2048)
 SHAPE_7B = model_shape_for(6_738_415_616, 32000, 2048)

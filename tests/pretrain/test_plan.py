@@ -8,11 +8,11 @@ import math
 import pytest
 
 from dapt.errors import UserError
-from pretrain.plan import (
+from dapt.pretrain.plan import (
     LAWS, PF_DAY, PlanConfig, data_constrained_plan, effective_data, optimal_allocation, run_plan,
     tokens_for_params, training_flops,
 )
-from pretrain.shape import ModelShape, count_params
+from dapt.pretrain.shape import ModelShape, count_params
 
 GOPHER_FLOPS = 5.76e23  # Hoffmann et al. 2022: Gopher's budget, spent compute-optimally on Chinchilla
 
@@ -115,7 +115,7 @@ def test_wall_clock_from_gpu_hours_round_trips(tmp_path):
 
 
 def test_data_constrained_optimum_prefers_epochs_over_parameters():
-    from pretrain.plan import data_constrained_loss
+    from dapt.pretrain.plan import data_constrained_loss
 
     law = LAWS["besiroglu"]
     flops, unique = 1e23, 50e9  # D_opt ~ 0.57T would be ~11 epochs of 50B unique tokens
@@ -156,7 +156,7 @@ def test_empty_config_section_works():
 
 
 def test_bloomberggpt_preset_command(tmp_path, capsys):
-    from pretrain.plan import PRESETS, main
+    from dapt.pretrain.plan import PRESETS, main
 
     shape = PRESETS["bloomberggpt"][1]
     assert rel(count_params(shape), 50.6e9) < 0.005  # the paper's 50.6B from its published shape

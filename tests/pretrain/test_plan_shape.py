@@ -7,7 +7,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from dapt.errors import UserError
-from pretrain.shape import ModelShape, count_params, largest_layer_params, model_shape_for
+from dapt.pretrain.shape import ModelShape, count_params, largest_layer_params, model_shape_for
 
 
 def _hf_model(shape: ModelShape) -> LlamaForCausalLM:

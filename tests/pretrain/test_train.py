@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from dapt.errors import UserError
-from pipeline.tokens.shards import write_token_file
-from pretrain.config import ModelConfig, PretrainConfig
-from pretrain.data import MixConfig, run_mix
-from pretrain.engine import deepspeed_config, merge_user_config
-from pretrain.train import run_pretrain
+from dapt.pipeline.tokens.shards import write_token_file
+from dapt.pretrain.config import ModelConfig, PretrainConfig
+from dapt.pretrain.data import MixConfig, run_mix
+from dapt.pretrain.engine import deepspeed_config, merge_user_config
+from dapt.pretrain.train import run_pretrain
 
 VOCAB, EOS, PAD = 256, 0, 1
 SEQ = 32
@@ -120,7 +120,7 @@ def test_tiny_run_learns_and_exports(inputs: dict[str, Path], tmp_path: Path) ->
     tok = AutoTokenizer.from_pretrained(out / "hf")
     vocab = json.loads((inputs["tokenizer_dir"] / "manifest.json").read_text())["vocab_size"]
     assert model.config.vocab_size == -(-vocab // 64) * 64 and tok.eos_token_id == EOS  # padded to a multiple of 64
-    from pretrain.data import validation_batches
+    from dapt.pretrain.data import validation_batches
 
     losses = []
     with torch.no_grad():
@@ -162,8 +162,8 @@ def test_early_stopping_keeps_and_exports_the_best(inputs: dict[str, Path], tmp_
     """min_delta so large that nothing after the first evaluation counts as better: stop after `patience`."""
     from transformers import AutoModelForCausalLM
 
-    from pretrain.config import EarlyStoppingConfig
-    from pretrain.data import validation_batches
+    from dapt.pretrain.config import EarlyStoppingConfig
+    from dapt.pretrain.data import validation_batches
 
     cfg = tiny_config(eval_interval=2, early_stopping=EarlyStoppingConfig(patience=2, min_delta=10.0), checkpoint_interval=100)
     out = tmp_path / "model"

@@ -22,7 +22,7 @@ import json, os, sys
 sys.path.insert(0, {here!r})
 import torch
 torch.set_num_threads(1)
-from pretrain.train import run_pretrain
+from dapt.pretrain.train import run_pretrain
 from test_train import tiny_config
 args = json.loads(sys.argv[1])
 out = {{}}
@@ -46,8 +46,8 @@ def test_two_ranks_shard_optimizer_state_and_export(tmp_path: Path) -> None:
     from test_train import SEQ, make_inputs, tiny_config
     from transformers import AutoModelForCausalLM
 
-    from pretrain.data import validation_batches
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.data import validation_batches
+    from dapt.pretrain.train import run_pretrain
 
     inputs = make_inputs(tmp_path)
     target = 10 * 8 * SEQ

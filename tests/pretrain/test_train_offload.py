@@ -18,7 +18,7 @@ def test_offloaded_runs_learn_and_export(tmp_path: Path, stage: int, offload_par
     from test_train import SEQ, make_inputs, tiny_config
     from transformers import AutoModelForCausalLM
 
-    from pretrain.train import run_pretrain
+    from dapt.pretrain.train import run_pretrain
 
     torch.set_num_threads(1)
     inputs = make_inputs(tmp_path)

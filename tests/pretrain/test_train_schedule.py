@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from pretrain.config import ModelConfig
-from pretrain.model import build_model, device_peak_flops, flops_per_token, init_std, model_shape
-from pretrain.schedule import batch_at, lr_at
-from pretrain.shape import count_params
-from pretrain.engine import resolve_precision
+from dapt.pretrain.config import ModelConfig
+from dapt.pretrain.model import build_model, device_peak_flops, flops_per_token, init_std, model_shape
+from dapt.pretrain.schedule import batch_at, lr_at
+from dapt.pretrain.shape import count_params
+from dapt.pretrain.engine import resolve_precision
 
 
 def test_lr_warms_up_then_cosine_to_ten_percent() -> None:

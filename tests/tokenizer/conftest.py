@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.documents import Document, write_documents
-from tokenizer.config import TokenizerConfig
-from tokenizer.train import train_tokenizer
+from dapt.pipeline.documents import Document, write_documents
+from dapt.tokenizer.config import TokenizerConfig
+from dapt.tokenizer.train import train_tokenizer
 
 WORDS = {
     "legal": "plaintiff defendant res judicata mens rea habeas corpus statute § 1983(a)(2) tort estoppel "

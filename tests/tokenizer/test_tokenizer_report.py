@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from dapt.errors import UserError
-from tokenizer.config import TokenizerConfig
-from tokenizer.report import heldout_texts, measure, report_tokenizer, split_term
-from tokenizer.train import load_tokenizer, train_tokenizer
+from dapt.tokenizer.config import TokenizerConfig
+from dapt.tokenizer.report import heldout_texts, measure, report_tokenizer, split_term
+from dapt.tokenizer.train import load_tokenizer, train_tokenizer
 
 TERMS = {"legal": ["plaintiff", "res judicata"], "medical": ["hypertension"], "financial": ["EBITDA", "$1,234.56"]}
 

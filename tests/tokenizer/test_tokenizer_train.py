@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from transformers import AutoTokenizer
 
 from dapt.errors import UserError
-from pipeline.documents import Document, write_documents
-from tokenizer.config import TokenizerConfig
-from tokenizer.train import load_tokenizer, train_tokenizer
+from dapt.pipeline.documents import Document, write_documents
+from dapt.tokenizer.config import TokenizerConfig
+from dapt.tokenizer.train import load_tokenizer, train_tokenizer
 
 
 def tiny_cfg(**overrides) -> TokenizerConfig:

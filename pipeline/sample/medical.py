@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.sample_terms import Genre, integer
+from dapt.pipeline.sample.terms import Genre, integer
 
 MED_SLOTS: dict[str, Any] = {
     "age": integer(19, 88), "person": ["man", "woman", "retired teacher", "construction worker", "college student"],

@@ -1,9 +1,9 @@
 """The embedded sample corpus: a seeded generator of a small raw corpus with planted, recorded noise.
 
 ``dapt run`` starts from this corpus, so the whole chain runs offline on a laptop. Everything here is
-the project's own: sentence templates and term lists written for dapt (``sample_terms.py``, shared, and
-``sample_legal.py``, ``sample_medical.py``, ``sample_financial.py``, ``sample_web.py``), filled by a seeded RNG
-(``sample_text.py``); this module lays the documents out into files and records their expected outcomes.
+the project's own: sentence templates and term lists written for dapt (``terms.py``, shared, and
+``legal.py``, ``medical.py``, ``financial.py``, ``web.py``), filled by a seeded RNG
+(``text.py``); this module lays the documents out into files and records their expected outcomes.
 
 Output (``out_dir``):
   ``<source>.jsonl.gz``  one record a line: {"id", "text", "domain", "source"} (web pages add "url");
@@ -47,10 +47,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dapt.errors import UserError
-from pipeline.sample_text import (
+from dapt.pipeline.sample.text import (
     GENRES, NGRAM, clean_doc, edit_words, jaccard, junk_doc, non_english_doc, prose, short_doc,
 )
-from pipeline.sample_web import BOILERPLATE_FOOT, BOILERPLATE_HEAD, FOREIGN, URL_WORDS, WEB_HOSTS
+from dapt.pipeline.sample.web import BOILERPLATE_FOOT, BOILERPLATE_HEAD, FOREIGN, URL_WORDS, WEB_HOSTS
 
 log = logging.getLogger(__name__)
 

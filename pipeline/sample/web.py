@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.sample_terms import FIRST_NAMES, Genre, integer
+from dapt.pipeline.sample.terms import FIRST_NAMES, Genre, integer
 
 GEN_SLOTS: dict[str, Any] = {
     "town": ["Ashbury", "Millbrook", "Kelston", "Fenwick", "Harrowgate", "Linden Vale", "Stonebridge", "Wrexford"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.sample_terms import (
+from dapt.pipeline.sample.terms import (
     Genre, company, date, eps, integer, money, money_b, money_m, pct, pct_small, person, ticker,
 )
 

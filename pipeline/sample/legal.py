@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.sample_terms import STATES, Genre, case, cite, company, date, integer, money, person
+from dapt.pipeline.sample.terms import STATES, Genre, case, cite, company, date, integer, money, person
 
 LEGAL_SLOTS: dict[str, Any] = {
     "cite": cite, "case": case, "company": company, "person": person, "date": date, "money": money,

@@ -1,5 +1,5 @@
 """The sample corpus's text: documents written from the project's templates, and the word edits and
-n-gram Jaccard with which near-duplicates are made and recorded (pipeline/sample.py lays them out)."""
+n-gram Jaccard with which near-duplicates are made and recorded (pipeline/sample/corpus.py lays them out)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import random
 import re
 from typing import Any
 
-from pipeline.sample_financial import FINANCIAL
-from pipeline.sample_legal import LEGAL
-from pipeline.sample_medical import MEDICAL
-from pipeline.sample_terms import Genre
-from pipeline.sample_web import EDIT_WORDS, FOREIGN, GENERAL, JUNK_TOKENS, SHORT_WEB_PAGES, WEB
+from dapt.pipeline.sample.financial import FINANCIAL
+from dapt.pipeline.sample.legal import LEGAL
+from dapt.pipeline.sample.medical import MEDICAL
+from dapt.pipeline.sample.terms import Genre
+from dapt.pipeline.sample.web import EDIT_WORDS, FOREIGN, GENERAL, JUNK_TOKENS, SHORT_WEB_PAGES, WEB
 
-# The templates each source's documents are written from (pipeline/sample_*.py hold them).
+# The templates each source's documents are written from (the other modules of pipeline/sample/ hold them).
 GENRES: dict[str, list[Genre]] = {"legal": LEGAL, "medical": MEDICAL, "financial": FINANCIAL, "general": GENERAL,
                                   "web": WEB}
 
