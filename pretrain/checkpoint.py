@@ -5,19 +5,25 @@ Layout under ``<out_dir>/checkpoints``::
     step-00000120/            one DeepSpeed tag (model, optimizer partitions of every rank)
         trainer_state.json    step, tokens, data cursor, sampler, early-stopping and spike-guard state
         config.json           the resolved PretrainConfig
-        rng-rank<r>.pt        Python, NumPy and torch RNG states of each rank
+        rng-rank<r>.pt        Python, NumPy and torch RNG states of each rank, as plain tensors and numbers
     best/                     the best validation checkpoint (early stopping), same layout
     latest                    the name of the newest complete checkpoint
 
 A checkpoint is written under ``.tmp-<tag>`` and renamed into place only when every rank has
 finished, then ``latest`` is replaced (write-then-rename), so a crash during a save leaves the
 previous checkpoint and its ``latest`` pointer intact.
+
+Nothing dapt itself writes runs code when read: trainer state and config are JSON, and the RNG file
+holds only tensors, ints and strings, read with ``torch.load(weights_only=True)``. DeepSpeed's own
+model and optimizer files are full pickles (its loader calls ``torch.load(weights_only=False)``), so
+resume only from checkpoint folders you wrote or trust; the exported ``hf/`` model is safetensors.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -53,18 +59,44 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """This process's RNG states as tensors, ints, floats and strings only (loadable with weights_only=True)."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python_version": int(version),
+        "python_state": torch.tensor(mt, dtype=torch.int64),
+        "python_gauss": gauss,
+        "numpy_kind": str(kind),
+        "numpy_keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "numpy_pos": int(pos),
+        "numpy_has_gauss": int(has_gauss),
+        "numpy_cached_gaussian": float(cached),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    random.setstate((state["python_version"], tuple(int(x) for x in state["python_state"].tolist()), state["python_gauss"]))
+    np.random.set_state((state["numpy_kind"], state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"],
+                         state["numpy_has_gauss"], state["numpy_cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
+
+
+def load_rng_state(path: Path) -> dict[str, Any]:
+    """Reads an rng-rank<r>.pt without unpickling code: a file that needs more than tensors is refused."""
+    try:
+        return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"{path} holds more than tensors and numbers ({first}); it was not written by this dapt version or was "
+            f"tampered with: delete the checkpoint folder or start fresh (--fresh)"
+        ) from None
 
 
 def save_checkpoint(engine: Any, ckpt_dir: Path, tag: str, trainer_state: dict[str, Any], config: dict[str, Any],
@@ -139,7 +171,7 @@ def load_checkpoint(engine: Any, ckpt_dir: Path, tag: str, rank: int, world: int
         raise UserError(f"DeepSpeed could not load checkpoint {Path(ckpt_dir) / tag}; delete it or start fresh (--fresh)")
     rng_file = Path(ckpt_dir) / tag / f"rng-rank{rank}.pt"
     if not module_only and rng_file.is_file():
-        set_rng_state(torch.load(rng_file, weights_only=False))
+        set_rng_state(load_rng_state(rng_file))
     return state
 
 

@@ -66,6 +66,37 @@ def run_child(tmp: Path, inputs: dict[str, Path], out: Path, cfg: dict, target: 
     return subprocess.run([sys.executable, str(script), json.dumps(args)], capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
 
 
+class Evil:
+    """Unpickling this creates a file: what a hostile checkpoint could do with torch.load(weights_only=False)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_rng_state_round_trips_through_a_weights_only_load(tmp_path: Path) -> None:
+    import random
+
+    import numpy as np
+
+    from dapt.pretrain.checkpoint import load_rng_state, rng_state, set_rng_state
+
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    random.gauss(0, 1), np.random.standard_normal()  # cached Gaussians are part of the state too
+    torch.save(rng_state(), tmp_path / "rng.pt")
+    want = (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3).tolist())
+    random.seed(9), np.random.seed(9), torch.manual_seed(9)
+    set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3).tolist()) == want
+    marker = tmp_path / "pwned"
+    torch.save({"torch": Evil(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(UserError, match="holds more than tensors"):
+        load_rng_state(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
 def step_losses(metrics: Path) -> dict[int, float]:
     """Per-step training loss; a step logged twice (before a kill and after the resume) keeps its last value."""
     out = {}
@@ -124,7 +155,16 @@ def test_checkpoints_pruned_and_resume_on_other_rank_count_refused(tmp_path: Pat
     assert set(state) >= {"early_stopping", "spike_guard", "cursor", "world"}
     saved_config = json.loads((out / "checkpoints" / "step-00000010" / "config.json").read_text())
     assert saved_config["pretrain"]["lr"] == cfg.lr and saved_config["deepspeed"]["train_batch_size"] == 8
-    assert list((out / "checkpoints" / "step-00000010").glob("rng-rank0.pt"))
+    rng_file = out / "checkpoints" / "step-00000010" / "rng-rank0.pt"
+    assert set(torch.load(rng_file, weights_only=True)) >= {"python_state", "numpy_keys", "torch"}  # no pickled objects
+    # a checkpoint that smuggles code into its RNG file is refused before the code runs
+    good = rng_file.read_bytes()
+    marker = tmp_path / "pwned"
+    torch.save({"torch": Evil(marker)}, rng_file)
+    with pytest.raises(UserError, match="holds more than tensors"):
+        run_pretrain(cfg, **inputs, out_dir=out, token_target=10 * 8 * SEQ)
+    assert not marker.exists()
+    rng_file.write_bytes(good)
     # a finished run resumed asks for nothing more: it stops at once with the same summary
     again = run_pretrain(cfg, **inputs, out_dir=out, token_target=10 * 8 * SEQ)
     assert again["steps"] == 10 and again["stop_reason"] == "token_target"
