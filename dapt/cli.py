@@ -4,6 +4,8 @@
     dapt curate [CONFIG] [--section.key=value ...] [-- --runner=DataflowRunner ...]
     dapt tokenizer [train|report] [CONFIG] [--baseline DIR]
     dapt eval [CONFIG] [--model NAME=DIR ...]
+    dapt plan [CONFIG] [--preset bloomberggpt | --n-params N | --flops F] [--plan.key=value ...]
+    dapt config [SECTION]          every config key, its default and one line of help
 
 CONFIG defaults to the shipped configs/tiny.yaml (the embedded sample corpus, CPU, minutes).
 Everything after a bare ``--`` is passed to Beam as standard pipeline options.
@@ -67,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         if name == "plan":
             p.add_argument("--preset", choices=["bloomberggpt"],
                            help="plan a published run (budget, data, shape) instead of this run's model")
+            p.add_argument("--n-params", type=float, metavar="N",
+                           help="plan a model of N parameters without this run's data (e.g. 7e9)")
+            p.add_argument("--flops", type=float, metavar="F",
+                           help="plan for a model-FLOPs budget F (6ND) without this run's data (e.g. 1e23)")
+            p.add_argument("--out", metavar="DIR", help="where --preset/--n-params/--flops write plan.json "
+                           "(default: <run_dir>/plan_<preset> or <run_dir>/plan_only)")
         if name == "eval":
             p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                            help="evaluate these Hugging Face model folders instead of the run's models")
@@ -77,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     tok.add_argument("--baseline", help="tokenizer folder to compare against (report; default: general-only)")
 
     sub.add_parser("stages", help="list the stages of `dapt run` in order")
+    cfg_p = sub.add_parser("config", help="print every config key with its default and one line of help")
+    cfg_p.add_argument("section", nargs="?", help="only this section (e.g. pretrain, plan.gpu_type)")
     return parser
 
 
@@ -136,6 +146,14 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
             print(f"{s.name:<18} {s.folder:<18} {s.description}")
         return 0
 
+    if args.command == "config":
+        from dapt.config import describe_config
+
+        if rest:
+            raise UserError(f"`dapt config` takes at most a section name, not {' '.join(rest)}")
+        print(describe_config(args.section))
+        return 0
+
     from dapt.config import load_config, parse_overrides
 
     overrides = parse_overrides(rest)
@@ -149,8 +167,8 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
         stages = select_stages(cfg, args.start, args.until)
         forced = [s.name for s in stages] if args.start else []
         rows = run_stages(cfg, stages, beam_args=beam_args, force=forced, fresh=forced)
-    elif args.command == "plan" and args.preset:
-        rows = [_plan_preset(cfg, args.preset, overrides)]
+    elif args.command == "plan" and (args.preset or args.n_params is not None or args.flops is not None):
+        rows = [_plan_alone(cfg, args, overrides)]
     elif args.command == "eval" and args.model:
         rows = [_eval_models(cfg, args.model)]
     elif args.command == "tokenizer" and args.action == "report" and args.baseline:
@@ -191,22 +209,56 @@ def _eval_models(cfg, specs: list[str]) -> dict:
     return {"stage": "eval", "status": "ran", "seconds": time.perf_counter() - t0, "summary": summary}
 
 
-def _plan_preset(cfg, preset: str, overrides: dict) -> dict:
-    """`dapt plan --preset bloomberggpt`: the planner on a published run; --plan.KEY overrides still apply."""
+# Plan keys that define the model's shape: under a preset, any of them replaces the published shape.
+SHAPE_KEYS = {"n_params", "vocab_size", "seq_len", "tie_embeddings"}
+
+
+def _plan_alone(cfg, args: argparse.Namespace, overrides: dict) -> dict:
+    """`dapt plan --preset NAME | --n-params N | --flops F`: the planner without this run's data.
+
+    The run config's plan section is the base (a preset's fields replace it); --plan.KEY overrides
+    apply on top, and overrides of any other section are refused (they would change nothing).
+    """
     import time
 
     from dapt.pretrain.plan import PRESETS, PlanConfig, run_plan
 
-    fields, shape = PRESETS[preset]
+    other = sorted(k for k in overrides if not k.startswith(("plan.", "run.")))
+    if other:
+        raise UserError(f"`dapt plan` without the run's data uses only --plan.KEY overrides; "
+                        f"{', '.join('--' + k for k in other)} would change nothing: drop them")
     mine = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("plan.")}
+    if args.n_params is not None:
+        mine["n_params"] = int(args.n_params)
+    if args.flops is not None:
+        mine["flops"] = args.flops
+    budget_keys = ("flops", "pf_days", "hours", "gpu_hours")
+    if args.preset:
+        fields, shape = PRESETS[args.preset]
+        fields = dict(fields)
+        if any(k in mine for k in budget_keys):  # one budget: the user's replaces the preset's
+            for k in budget_keys:
+                fields.pop(k, None)
+        if SHAPE_KEYS & set(mine):
+            shape = None  # the user's size (or vocabulary, context) replaces the published shape
+        base, stem = fields, f"plan_{args.preset}"
+    else:
+        base = cfg.plan.model_dump(exclude_unset=True)
+        if "flops" in mine:
+            for k in budget_keys:
+                base.pop(k, None)
+        if "available_tokens" not in mine:
+            base.pop("available_tokens", None)
+        shape, stem = None, "plan_only"
     try:
-        plan_cfg = PlanConfig(**{**fields, **mine})
+        plan_cfg = PlanConfig(**{**base, **mine})
     except ValueError as exc:
-        raise UserError(f"plan preset {preset}: {exc}".replace("\n", " ")) from None
+        raise UserError(f"plan: {exc}".replace("\n", " ")) from None
+    out = Path(args.out) if args.out else cfg.run_dir / stem
     t0 = time.perf_counter()
-    summary = run_plan(plan_cfg, cfg.run_dir / f"plan_{preset}", shape=shape)
-    return {"stage": f"plan ({preset})", "status": "ran", "seconds": time.perf_counter() - t0,
-            "summary": {"token_target": summary["token_target"]}}
+    summary = run_plan(plan_cfg, out, shape=shape)
+    return {"stage": f"plan ({args.preset or 'no data'})", "status": "ran", "seconds": time.perf_counter() - t0,
+            "summary": {"token_target": summary["token_target"], "n_params": summary["n_params"]}}
 
 
 def _tokenizer_report(cfg, baseline: Path) -> dict:

@@ -217,3 +217,73 @@ def dump_config(cfg: DaptConfig, path: Path) -> None:
     """Writes the resolved config (the record of the run) as YAML."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+
+
+def _default_text(field: Any) -> str:
+    if field.is_required():
+        return "(required)"
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        return "{...}"
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def _type_text(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _source_comments(model: type[BaseModel]) -> dict[str, str]:
+    """Per field, the `#` comment on its line or the comment block just above it in the class source."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(model).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    above: list[str] = []
+    for line in source:
+        text = line.strip()
+        if text.startswith("#"):
+            above.append(text.lstrip("# ").strip())
+            continue
+        m = re.match(r"(\w+)\s*:[^#]*?(?:#\s*(.*))?$", text)
+        if m and m.group(1) in model.model_fields:
+            comment = (m.group(2) or "").replace("noqa", "").strip() or " ".join(above)
+            if comment:
+                out[m.group(1)] = comment
+        above = []
+    return out
+
+
+def _describe(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
+    comments = _source_comments(model)
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        inner = _model_in(field.annotation)
+        if inner is not None:
+            doc = (field.description or (inner.__doc__ or "").strip().splitlines()[0:1] or [""])
+            doc = doc if isinstance(doc, str) else doc[0]
+            is_list = "list" in str(field.annotation)
+            lines.append(f"{key}{'[i]' if is_list else ''}:  # {doc}".rstrip(" #:") + ("" if doc else ":"))
+            _describe(inner, f"{key}{'[i]' if is_list else ''}.", lines)
+            continue
+        help_text = field.description or comments.get(name) or f"({_type_text(field.annotation)})"
+        lines.append(f"  {key} = {_default_text(field)}  # {help_text}")
+
+
+def describe_config(section: str | None = None) -> str:
+    """Every config key with its default and one line of help (`dapt config [SECTION]`)."""
+    lines: list[str] = []
+    _describe(DaptConfig, "", lines)
+    if section:
+        wanted = [ln for ln in lines if ln.strip().startswith((section + ".", section + ":", section + " ",
+                                                              section + "["))]
+        if not wanted:
+            sections = ", ".join(DaptConfig.model_fields)
+            raise UserError(f"no config key or section {section!r}; sections are: {sections}")
+        lines = wanted
+    head = ("# every key of a run config: key = default  # help. Set them in the YAML or as --section.key=value;"
+            "\n# `dapt config pretrain` shows one section")
+    return "\n".join([head, *lines])

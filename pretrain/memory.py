@@ -15,6 +15,7 @@ Two accountings of the model states (bytes per parameter, Adam):
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -106,8 +107,17 @@ class MemoryEstimate:
     def total(self) -> float:
         return self.model_states + self.activations + self.buffers + self.overhead
 
-    def fits(self, capacity_bytes: int) -> bool:
-        return self.total <= capacity_bytes * (1 - FRAGMENTATION_HEADROOM)
+    @property
+    def offloads(self) -> bool:
+        return bool(self.settings.get("offload_optimizer") or self.settings.get("offload_params"))
+
+    def fits(self, capacity_bytes: int, host_bytes: int | None = None) -> bool:
+        """Fits the GPU, and (when it offloads and the host's memory is known) the host's memory too."""
+        gpu_ok = self.total <= capacity_bytes * (1 - FRAGMENTATION_HEADROOM)
+        return gpu_ok and self.fits_host(host_bytes)
+
+    def fits_host(self, host_bytes: int | None) -> bool:
+        return host_bytes is None or not self.offloads or self.host <= host_bytes * (1 - FRAGMENTATION_HEADROOM)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -293,14 +303,24 @@ def option_name(stage: int, offload_optimizer: bool, offload_params: bool) -> st
     return name + (" + optimizer offload" if offload_optimizer else "")
 
 
-def recommend(shape: ModelShape, capacity_bytes: int, **kw) -> tuple[tuple[int, bool, bool] | None, MemoryEstimate]:
-    """The lowest ZeRO stage (then offload) that fits `capacity_bytes`, and its estimate (or the last tried)."""
+def host_memory_bytes() -> int | None:
+    """This machine's physical memory (Linux, macOS), or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def recommend(shape: ModelShape, capacity_bytes: int, host_bytes: int | None = None,
+              **kw) -> tuple[tuple[int, bool, bool] | None, MemoryEstimate]:
+    """The lowest ZeRO stage (then offload) that fits `capacity_bytes` per GPU (and, offloading,
+    `host_bytes` per node), and its estimate (or the last tried)."""
     est = None
     for stage, off_opt, off_par in OPTIONS:
         if stage > 0 and kw.get("num_gpus", 1) == 1 and not off_opt:
             continue  # partitioning over one GPU saves nothing
         est = estimate_memory(shape, zero_stage=stage, offload_optimizer=off_opt, offload_params=off_par, **kw)
-        if est.fits(capacity_bytes):
+        if est.fits(capacity_bytes, host_bytes):
             return (stage, off_opt, off_par), est
     assert est is not None
     return None, est
@@ -327,6 +347,7 @@ def check_fits(
     *,
     gpu_memory_bytes: int | None = None,
     gpu_type: str | None = None,
+    host_bytes: int | None = None,
     precision: str = "bf16",
     zero_stage: int = 0,
     num_gpus: int = 1,
@@ -339,9 +360,10 @@ def check_fits(
 ) -> MemoryEstimate:
     """Estimate the configured run; raise UserError (with the option that would fit) if it cannot fit.
 
-    Give the card's memory in bytes or a known `gpu_type`; with neither, the memory of CUDA device 0
-    is used, and on a machine without CUDA (a CPU run) the estimate is returned unchecked. Uses
-    DeepSpeed's accounting, since the trainer runs DeepSpeed.
+    GPU memory: `gpu_memory_bytes`, else a known `gpu_type`, else CUDA device 0's memory. Host memory
+    (`host_bytes`, else this machine's): the offloaded states must fit it. Without CUDA and without a
+    GPU type (a CPU run) everything lives in host memory, so the whole estimate is checked against it.
+    Uses DeepSpeed's accounting, since the trainer runs DeepSpeed.
     """
     if gpu_memory_bytes is None and gpu_type is not None:
         gpu_memory_bytes = gpu_spec(gpu_type).memory_bytes
@@ -350,27 +372,49 @@ def check_fits(
 
         if torch.cuda.is_available():
             gpu_memory_bytes = torch.cuda.get_device_properties(0).total_memory
+    if host_bytes is None:
+        host_bytes = host_memory_bytes()
     kw = dict(precision=precision, num_gpus=num_gpus, gpus_per_node=gpus_per_node, micro_batch=micro_batch,
               activation_checkpointing=activation_checkpointing, flash_attention=flash_attention)
     est = estimate_memory(shape, zero_stage=zero_stage, offload_optimizer=offload_optimizer,
                           offload_params=offload_params, **kw)
-    if gpu_memory_bytes is None or est.fits(gpu_memory_bytes):
+    name = option_name(zero_stage, offload_optimizer, offload_params)
+    n_b = est.settings["n_params"] / 1e9
+    if gpu_memory_bytes is None:  # a CPU run: model states, activations and offloaded states share the host
+        if host_bytes is None:
+            return est
+        per_node = min(gpus_per_node, num_gpus)
+        need = (est.total - est.overhead) * per_node + (est.host if est.offloads else 0.0)  # no CUDA context
+        if need <= host_bytes * (1 - FRAGMENTATION_HEADROOM):
+            return est
+        raise UserError(
+            f"the model ({n_b:.3g}B parameters) does not fit this machine's memory: {name} on the CPU needs "
+            f"~{need / GIB:.1f} GiB but {host_bytes * (1 - FRAGMENTATION_HEADROOM) / GIB:.1f} GiB of "
+            f"{host_bytes / GIB:.1f} GiB is usable; use a smaller model (pretrain.model) or a machine with GPUs"
+        )
+    if est.fits(gpu_memory_bytes, host_bytes):
         return est
     usable = gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM) / GIB
-    what = (f"the model ({est.settings['n_params'] / 1e9:.3g}B parameters) does not fit: "
-            f"{option_name(zero_stage, offload_optimizer, offload_params)} on {num_gpus} GPU(s) "
-            f"needs {est.describe()}, "
-            f"but {usable:.1f} GiB of {gpu_memory_bytes / GIB:.1f} GiB per GPU is usable")
-    option, better = recommend(shape, gpu_memory_bytes, **kw)
-    if option is not None:
-        fix = (f"use {option_name(*option)} (zero_stage={option[0]}, offload_optimizer={option[1]}, "
-               f"offload_params={option[2]}; {better.total / GIB:.1f} GiB/GPU, host {better.host / GIB:.0f} GiB/node)")
+    if est.total <= gpu_memory_bytes * (1 - FRAGMENTATION_HEADROOM):
+        what = (f"the model ({n_b:.3g}B parameters) does not fit: {name} on {num_gpus} GPU(s) offloads "
+                f"{est.host / GIB:.0f} GiB per node to host memory, but the host has {host_bytes / GIB:.0f} GiB")
     else:
-        hints = []
-        if not activation_checkpointing:
-            hints.append("turn activation checkpointing on")
-        if micro_batch > 1:
-            hints.append("lower the micro-batch size")
-        hints.append("add GPUs or use a smaller model")
-        fix = "no ZeRO stage or offload fits; " + ", ".join(hints)
-    raise UserError(f"{what}; {fix}")
+        what = (f"the model ({n_b:.3g}B parameters) does not fit: {name} on {num_gpus} GPU(s) "
+                f"needs {est.describe()}, but {usable:.1f} GiB of {gpu_memory_bytes / GIB:.1f} GiB per GPU is usable")
+    option, better = recommend(shape, gpu_memory_bytes, host_bytes, **kw)
+    raise UserError(f"{what}; {fix_hint(option, better, activation_checkpointing, micro_batch)}")
+
+
+def fix_hint(option: tuple[int, bool, bool] | None, est: MemoryEstimate, activation_checkpointing: bool,
+             micro_batch: int) -> str:
+    """What to change: the lowest option that fits, or what else would help when none does."""
+    if option is not None:
+        return (f"use {option_name(*option)} (zero_stage={option[0]}, offload_optimizer={option[1]}, "
+                f"offload_params={option[2]}; {est.total / GIB:.1f} GiB/GPU, host {est.host / GIB:.0f} GiB/node)")
+    hints = []
+    if not activation_checkpointing:
+        hints.append("turn activation checkpointing on")
+    if micro_batch > 1:
+        hints.append("lower the micro-batch size")
+    hints.append("add GPUs or use a smaller model")
+    return "no ZeRO stage or offload fits; " + ", ".join(hints)

@@ -7,6 +7,7 @@ The scaling laws are in `pretrain.scaling_laws`; the printed table and the figur
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,14 @@ from dapt.pretrain.shape import ModelShape, count_params, model_shape_for
 
 # With full activation checkpointing the forward pass runs twice: 8ND hardware FLOPs for 6ND of model
 # FLOPs, so BloombergGPT (§3.3) plugs 0.75 x its GPU-hour budget into the Chinchilla equations.
+log = logging.getLogger(__name__)
+
 RECOMPUTE_FRACTION = 6 / 8
+# A plan longer than a year of wall-clock on the configured GPUs is almost surely a typo in the budget.
+ABSURD_HOURS = 24 * 365
+# Muennighoff et al. 2023: repeated data's value decays with R*_D ~ 15 epochs; an optimum beyond 100
+# passes is the grid's edge, not a plan.
+DEGENERATE_EPOCHS = 100
 
 
 class PlanConfig(BaseModel):
@@ -35,31 +43,33 @@ class PlanConfig(BaseModel):
     flops: float | None = Field(None, description="model-FLOPs budget (6ND)")
     pf_days: float | None = Field(None, description="budget in petaflop/s-days")
     gpu_type: str = Field("a100-80gb", description=f"one of {', '.join(memory.GPUS)}")
-    num_gpus: int = Field(8, ge=1)
-    gpus_per_node: int = Field(8, ge=1)
+    num_gpus: int = Field(8, ge=1, description="GPUs the run trains on")
+    gpus_per_node: int = Field(8, ge=1, description="GPUs per node (sets host memory per node)")
     hours: float | None = Field(None, description="wall-clock hours on num_gpus")
     gpu_hours: float | None = Field(None, description="total GPU-hours (hours x num_gpus)")
     mfu: float = Field(0.4, description="achieved fraction of peak FLOP/s, recomputation included "
                                         "(BloombergGPT: 102/312)")
     n_params: int | None = Field(None, description="target parameters (otherwise the law's N_opt)")
     available_tokens: int | None = Field(None, description="unique training tokens available")
-    tokens_per_param: float = Field(20.0, gt=0)
+    tokens_per_param: float = Field(20.0, gt=0, description="the rule20 law's tokens per parameter (Chinchilla)")
     law: Literal["rule20", "hoffmann", "besiroglu"] = Field("rule20", description="which rule sets the token target")
     max_epochs: float = Field(4.0, gt=0, description="cap on passes over the unique data "
                                                      "(Muennighoff: ~4 is nearly free)")
-    vocab_size: int = Field(32000, ge=1)
-    seq_len: int = Field(2048, ge=1)
-    tie_embeddings: bool = False
-    precision: Literal["fp32", "bf16", "fp16"] = "bf16"
+    vocab_size: int = Field(32000, ge=1, description="vocabulary of the planned shape (a run uses its tokenizer's)")
+    seq_len: int = Field(2048, ge=1, description="context length of the planned shape")
+    tie_embeddings: bool = Field(False, description="input and output embeddings shared")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("bf16", description="training precision for the memory plan")
     zero_stage: Literal[0, 1, 2, 3] | None = Field(None, description="None: the lowest stage that fits")
-    offload_optimizer: bool = False
-    offload_params: bool = False
-    micro_batch: int = Field(1, ge=1)
+    offload_optimizer: bool = Field(False, description="plan with optimizer states in host memory (ZeRO-Offload)")
+    offload_params: bool = Field(False, description="plan with parameters in host memory too (ZeRO-Infinity)")
+    micro_batch: int = Field(1, ge=1, description="sequences per GPU per forward (sets activation memory)")
+    host_memory_gib: float | None = Field(None, gt=0, description="host memory per node for offloaded states "
+                                          "(default: this machine's)")
     # dapt's trainer keeps activations (no recomputation), so the default plans for that; the BloombergGPT
     # preset sets it, as that run recomputed activations (§3.3).
-    activation_checkpointing: bool = False
-    flash_attention: bool = True
-    plot: bool = True
+    activation_checkpointing: bool = Field(False, description="plan with activations recomputed in backward")
+    flash_attention: bool = Field(True, description="fused attention (no s x s scores kept for backward)")
+    plot: bool = Field(True, description="write plan.png beside plan.json")
 
     @model_validator(mode="after")
     def _check(self) -> "PlanConfig":
@@ -161,7 +171,10 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
             better = data_constrained_plan(law, flops, unique)
             data["better_allocation"] = {**better, "law": law.name, "flops": flops}
             data["loss_as_planned"] = data_constrained_loss(law, n_plan, d_plan, unique)
-            if n_fixed is None:  # free to choose the size: take the data-constrained optimum
+            # ~N x too little data: the planned tokens would need N x the unique data at max_epochs passes
+            data["too_small_by"] = d_plan / (cfg.max_epochs * unique)
+            data["degenerate"] = better["epochs"] > DEGENERATE_EPOCHS
+            if n_fixed is None and not data["degenerate"]:  # free to choose the size: the constrained optimum
                 n_plan, d_plan = better["n_params"], better["tokens"]
                 reasons.append("Muennighoff data-constrained optimum")
         cap = cfg.max_epochs * unique
@@ -178,6 +191,7 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
                   micro_batch=cfg.micro_batch, activation_checkpointing=cfg.activation_checkpointing,
                   flash_attention=cfg.flash_attention)
     mem = _memory_section(shape, cfg, mem_kw)
+    warnings = _warnings(plan_row, data, cfg)
 
     summary = {
         "stage": "plan",
@@ -192,6 +206,7 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
         "laws": rows,
         "data": data,
         "memory": mem,
+        "warnings": warnings,
         "config": cfg.model_dump(),
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=2, default=float))
@@ -203,7 +218,43 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
                     "token_target": token_target, "n_params": summary["n_params"]}
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
     print(format_table(summary))
+    for line in warnings:
+        log.warning("plan: %s", line)
+    _refuse_if_it_cannot_fit(summary, cfg)
     return summary
+
+
+def _warnings(plan_row: dict, data: dict | None, cfg: PlanConfig) -> list[str]:
+    """What a plan that runs would still get wrong: years of compute, or data far too small."""
+    out = []
+    hours = plan_row["wall_clock_hours"]
+    if hours > ABSURD_HOURS:
+        out.append(f"the plan takes {hours / (24 * 365):.3g} years on {cfg.num_gpus} x {cfg.gpu_type} "
+                   f"({hours * cfg.num_gpus:.3g} GPU-hours at mfu {cfg.mfu:g}); add GPUs (plan.num_gpus) or "
+                   f"lower the budget / model size")
+    if data and data.get("too_small_by", 1) > 1 and data.get("degenerate"):
+        out.append(f"the data is too small by ~{data['too_small_by']:.3g}x: {data['unique_tokens']:.3g} unique tokens "
+                   f"for a plan of {data['planned_tokens']:.3g} tokens; the data-constrained optimum would repeat "
+                   f"them {data['better_allocation']['epochs']:.3g} times, which no scaling law covers, so the "
+                   f"token target is capped at max_epochs={cfg.max_epochs:g}; add data or plan a smaller model")
+    return out
+
+
+def _refuse_if_it_cannot_fit(summary: dict, cfg: PlanConfig) -> None:
+    """A plan whose memory does not fit is an error before any compute, naming what would fit."""
+    conf = summary["memory"]["configured"]
+    if conf["fits"]:
+        return
+    rec = summary["memory"]["recommended"]
+    where = f"{cfg.num_gpus} x {cfg.gpu_type}"
+    if conf["option"] is None:
+        need = f"{conf['total'] / memory.GIB:.1f} GiB/GPU even with every ZeRO stage and offload"
+    else:
+        need = f"{conf['option']} needs {conf['total'] / memory.GIB:.1f} GiB/GPU, host {conf['host'] / memory.GIB:.0f} GiB/node"
+    fix = (f"set plan.zero_stage and offload for {rec}" if rec else
+           "add GPUs (plan.num_gpus), a larger GPU (plan.gpu_type), activation checkpointing or a smaller model")
+    raise UserError(f"plan does not fit {where} (host {summary['memory']['host_gib']:.0f} GiB/node): "
+                    f"{summary['n_params'] / 1e9:.3g}B parameters, {need}; {fix}")
 
 
 def _memory_section(shape: ModelShape, cfg: PlanConfig, kw: dict) -> dict:
@@ -214,17 +265,19 @@ def _memory_section(shape: ModelShape, cfg: PlanConfig, kw: dict) -> dict:
         str(st): sum(v for k, v in memory.model_state_bytes_per_param(
             "bf16" if cfg.precision == "fp32" else cfg.precision, st, cfg.num_gpus,
             accounting="zero_paper").items() if k != "offloaded_total") for st in range(4)}
+    host = int(cfg.host_memory_gib * memory.GIB) if cfg.host_memory_gib else memory.host_memory_bytes()
+    out["host_gib"] = host / memory.GIB if host else float("nan")
     if cfg.zero_stage is None:
-        option, est = memory.recommend(shape, spec.memory_bytes, **kw)
+        option, est = memory.recommend(shape, spec.memory_bytes, host, **kw)
         out["recommended"] = memory.option_name(*option) if option else None
     else:
         option = (cfg.zero_stage, cfg.offload_optimizer, cfg.offload_params)
         est = memory.estimate_memory(shape, zero_stage=cfg.zero_stage, offload_optimizer=cfg.offload_optimizer,
                                      offload_params=cfg.offload_params, **kw)
-        best, _ = memory.recommend(shape, spec.memory_bytes, **kw)
+        best, _ = memory.recommend(shape, spec.memory_bytes, host, **kw)
         out["recommended"] = memory.option_name(*best) if best else None
     out["configured"] = {"option": memory.option_name(*option) if option else None,
-                         "fits": est.fits(spec.memory_bytes), "gpu": cfg.gpu_type, **est.to_dict()}
+                         "fits": est.fits(spec.memory_bytes, host), "gpu": cfg.gpu_type, **est.to_dict()}
     return out
 
 
@@ -240,34 +293,3 @@ PRESETS: dict[str, tuple[dict, ModelShape | None]] = {
         ModelShape(70, 7680, 40, 40, 20480, 131072, 2048, tie_embeddings=True),
     ),
 }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m dapt.pretrain.plan OUT_DIR [--preset bloomberggpt] [--stem NAME] [key=value ...]`."""
-    import argparse
-
-    import yaml
-
-    parser = argparse.ArgumentParser(prog="python -m dapt.pretrain.plan", description=main.__doc__)
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="a published run's budget, data and shape")
-    parser.add_argument("--stem", default="plan", help="file name stem of the JSON and PNG (default: plan)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="PlanConfig fields")
-    args = parser.parse_intermixed_args(argv)
-    fields, shape = PRESETS[args.preset] if args.preset else ({}, None)
-    fields = dict(fields)
-    try:
-        for item in args.overrides:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise UserError(f"override {item!r} is not key=value; write e.g. gpu_hours=1.3e6")
-            fields[key] = yaml.safe_load(value)
-        run_plan(PlanConfig(**fields), args.out_dir, shape=shape, stem=args.stem)
-    except UserError as exc:
-        print(f"error: {exc}")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -32,7 +32,10 @@ def format_table(s: dict) -> str:
     if d:
         lines.append(f"data: {_fmt(d['unique_tokens'])} unique tokens; plan as sized = {d['epochs']:.2f} epochs "
                      f"(effective {_fmt(d['effective_tokens'])}); token target = {d['token_target_epochs']:.2f} epochs")
-        if "better_allocation" in d:
+        if d.get("degenerate"):
+            lines.append(f"data-constrained optimum: none; the data is too small by ~{d['too_small_by']:.3g}x "
+                         f"(the optimum would repeat it {d['better_allocation']['epochs']:.3g} times)")
+        elif "better_allocation" in d:
             b = d["better_allocation"]
             lines.append(f"data-constrained optimum ({b['law']}, Muennighoff 2023): {_fmt(b['n_params'])} params x "
                          f"{_fmt(b['tokens'])} tokens ({b['epochs']:.2f} epochs), loss {b['predicted_loss']:.3f} "
@@ -55,9 +58,11 @@ def format_table(s: dict) -> str:
     z = m["zero_paper_bytes_per_param"]
     lines.append(f"ZeRO paper, mixed-precision Adam states over {s['config']['num_gpus']} GPUs (B/param): "
                  + ", ".join(f"stage {k} {v:.3g}" for k, v in z.items()))
-    lines.append(f"memory ({m['configured']['gpu']}): {m['configured']['option']} -> "
-                 f"{m['configured']['total'] / memory.GIB:.1f} GiB/GPU, fits={m['configured']['fits']}; "
-                 f"lowest that fits: {m['recommended']}")
+    conf = m["configured"]
+    option = conf["option"] or "no ZeRO stage or offload fits"
+    lines.append(f"memory ({conf['gpu']}): {option} -> {conf['total'] / memory.GIB:.1f} GiB/GPU, "
+                 f"host {conf['host'] / memory.GIB:.0f} of {m.get('host_gib', float('nan')):.0f} GiB/node, "
+                 f"fits={conf['fits']}; lowest that fits: {m['recommended'] or 'none'}")
     lines.append(f"{'gpu':<14} {'GiB':>6} {'fits':>5} {'GiB/GPU':>8} {'host GiB':>9}  lowest ZeRO option that fits")
     for r in m["fits"]:
         lines.append(f"{r['gpu']:<14} {r['capacity_gib']:>6.1f} {str(r['fits']):>5} {r['per_gpu_gib']:>8.1f} "
@@ -114,7 +119,7 @@ def plot_plan(summary: dict, path: Path) -> None:
             ax.axvline(summary["budget"]["flops"], color="black", lw=0.8, alpha=0.5, label="budget")
     for ax, y in ((axes[0], plan["n_params"]), (axes[1], plan["tokens"])):
         ax.scatter([plan["flops_6nd"]], [y], marker="*", s=220, color="red", zorder=4, label="this plan")
-    dc = (summary.get("data") or {}).get("better_allocation")
+    dc = None if (summary.get("data") or {}).get("degenerate") else (summary.get("data") or {}).get("better_allocation")
     if dc:
         for ax, y in ((axes[0], dc["n_params"]), (axes[1], dc["tokens"])):
             ax.scatter([dc["flops"]], [y], marker="D", color="purple", zorder=4, label="data-constrained optimum")

@@ -179,19 +179,41 @@ def test_recommend_lowest_stage_that_fits():
 
 
 def test_check_fits_explains_and_recommends():
-    est = check_fits(SHAPE_1B, gpu_type="a100-80gb")
+    big_host = 1024 * 2**30
+    est = check_fits(SHAPE_1B, gpu_type="a100-80gb", host_bytes=big_host)
     assert est.total < GPUS["a100-80gb"].memory_bytes
     with pytest.raises(UserError, match=r"does not fit.*use ZeRO-2 \+ optimizer offload"):
-        check_fits(SHAPE_7B, gpu_type="rtx4090-24gb", zero_stage=0)
+        check_fits(SHAPE_7B, gpu_type="rtx4090-24gb", zero_stage=0, host_bytes=big_host)
     with pytest.raises(UserError, match="no ZeRO stage or offload fits"):
-        check_fits(model_shape_for(70_000_000_000, 32000, 4096), gpu_memory_bytes=24 * 2**30, micro_batch=8)
-    # no GPU named and no CUDA device: a CPU run, nothing to check, the estimate comes back
-    import torch
-
-    if not torch.cuda.is_available():
-        assert check_fits(SHAPE_7B, zero_stage=0).total > 100 * 2**30
+        check_fits(model_shape_for(70_000_000_000, 32000, 4096), gpu_memory_bytes=24 * 2**30, micro_batch=8,
+                   host_bytes=big_host)
     # the tiny CPU model always fits a small card
     check_fits(ModelShape(2, 64, 2, 2, 256, 512, 128), gpu_memory_bytes=4 * 2**30)
+
+
+def test_check_fits_counts_host_memory_for_offload():
+    # 65B on one 24 GB card "fits" with ZeRO-3 + offload only if the host holds ~1.6 TB of offloaded states
+    shape = model_shape_for(65_000_000_000, 32000, 2048)
+    kw = dict(gpu_type="rtx4090-24gb", zero_stage=3, offload_optimizer=True, offload_params=True,
+              activation_checkpointing=True)
+    est = check_fits(shape, host_bytes=4 * 2**40, **kw)
+    assert est.host > 1.4e12
+    with pytest.raises(UserError, match=r"offloads \d+ GiB per node to host memory, but the host has 256 GiB"):
+        check_fits(shape, host_bytes=256 * 2**30, **kw)
+    # the same model's lowest fitting option on 8 x 80 GB respects the host too
+    option, _ = recommend(SHAPE_7B, GPUS["rtx4090-24gb"].memory_bytes, host_bytes=64 * 2**30, num_gpus=1)
+    assert option is None  # ZeRO-2 + offload needs ~150 GiB of host memory
+
+
+def test_check_fits_on_a_cpu_run_checks_host_memory():
+    # no GPU named and no CUDA device: everything lives in host memory, which is checked
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: its memory is checked instead")
+    with pytest.raises(UserError, match="does not fit this machine's memory"):
+        check_fits(SHAPE_7B, zero_stage=0, host_bytes=64 * 2**30)
+    check_fits(ModelShape(2, 64, 2, 2, 256, 512, 128), host_bytes=2**30)  # the tiny CPU model fits 1 GiB
 
 
 @pytest.mark.parametrize("call, words", [

@@ -156,17 +156,86 @@ def test_empty_config_section_works():
 
 
 def test_bloomberggpt_preset_command(tmp_path, capsys):
-    from dapt.pretrain.plan import PRESETS, main
+    from dapt.cli import main
+    from dapt.pretrain.plan import PRESETS
 
     shape = PRESETS["bloomberggpt"][1]
     assert rel(count_params(shape), 50.6e9) < 0.005  # the paper's 50.6B from its published shape
-    assert main([str(tmp_path), "--preset", "bloomberggpt", "--stem", "plan_bb", "plot=false"]) == 0
-    out = json.loads((tmp_path / "plan_bb.json").read_text())
+    assert main(["plan", "--preset", "bloomberggpt", "--out", str(tmp_path), "--plan.plot=false"]) == 0
+    out = json.loads((tmp_path / "plan.json").read_text())
     assert out["n_params"] == count_params(shape)
     # the budget at 50.6B buys ~1.2T tokens: ~1.7 passes over its 709B tokens (the paper: "too small")
     assert 1.1e12 < out["token_target"] < 1.25e12 and 1.5 < out["data"]["epochs"] < 1.8
     assert out["memory"]["recommended"] == "ZeRO-3"  # 50B does not fit 40 GB A100s below stage 3
     assert "rule20" in capsys.readouterr().out
-    assert not (tmp_path / "manifest.json").exists()  # a named example, not a stage run
-    assert main([str(tmp_path), "gpu_type=v100"]) == 2
-    assert "unknown GPU type" in capsys.readouterr().out
+    assert main(["plan", "--preset", "bloomberggpt", "--out", str(tmp_path), "--plan.gpu_type=v100"]) == 2
+    assert "unknown GPU type" in capsys.readouterr().err
+
+
+def test_overrides_under_a_preset_apply_or_are_refused(tmp_path, capsys):
+    from dapt.cli import main
+
+    assert main(["plan", "--preset", "bloomberggpt", "--out", str(tmp_path), "--plan.plot=false",
+                 "--plan.n_params=7000000000"]) == 0
+    out = json.loads((tmp_path / "plan.json").read_text())
+    assert out["n_params"] == 7_000_000_000 and rel(out["shape_params"], 7e9) < 0.1  # not the published 50.6B
+    assert main(["plan", "--preset", "bloomberggpt", "--out", str(tmp_path), "--pretrain.lr=1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--pretrain.lr would change nothing" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plan_without_a_run_from_n_params_or_flops(tmp_path, capsys):
+    from dapt.cli import main
+
+    args = ["--out", str(tmp_path), "--plan.plot=false", "--plan.num_gpus=8"]
+    assert main(["plan", "--n-params", "1e9", *args]) == 0
+    out = json.loads((tmp_path / "plan.json").read_text())
+    assert out["n_params"] == 1_000_000_000 and out["token_target"] == 20_000_000_000 and out["data"] is None
+    assert main(["plan", "--flops", "1e21", *args]) == 0
+    out = json.loads((tmp_path / "plan.json").read_text())
+    assert out["budget"]["flops"] == 1e21 and rel(6 * out["n_params"] * out["token_target"], 1e21) < 0.01
+
+
+def test_a_plan_that_cannot_fit_is_refused_naming_what_would(tmp_path, capsys):
+    from dapt.cli import main
+
+    base = ["plan", "--out", str(tmp_path), "--plan.plot=false", "--plan.num_gpus=1", "--plan.gpu_type=rtx4090-24gb"]
+    # 7B on one 24 GB card at ZeRO-0: refused, naming the lowest option that fits (host memory given)
+    assert main([*base, "--n-params", "7e9", "--plan.zero_stage=0", "--plan.host_memory_gib=1024",
+                 "--plan.activation_checkpointing=true"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # (a warning line may come before it)
+    assert err.startswith("dapt: error: plan does not fit 1 x rtx4090-24gb")
+    assert "set plan.zero_stage and offload for ZeRO-3 + optimizer & parameter offload" in err
+    # 65B: ZeRO-3 + offload would fit the card, but not 256 GiB of host memory: nothing fits
+    assert main([*base, "--n-params", "65e9", "--plan.activation_checkpointing=true",
+                 "--plan.host_memory_gib=256"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "even with every ZeRO stage and offload" in err and "add GPUs" in err
+    assert "None" not in err
+    # with the host memory for it, the same plan fits and exits 0
+    assert main([*base, "--n-params", "65e9", "--plan.activation_checkpointing=true",
+                 "--plan.host_memory_gib=4096"]) == 0
+    out = json.loads((tmp_path / "plan.json").read_text())
+    assert out["memory"]["configured"]["option"] == "ZeRO-3 + optimizer & parameter offload"
+
+
+def test_absurd_budget_warns(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        out = run_plan(PlanConfig(gpu_type="a100-80gb", num_gpus=1, gpu_hours=1.3e6, plot=False,
+                                  activation_checkpointing=True, zero_stage=3, offload_optimizer=True,
+                                  offload_params=True, host_memory_gib=1e6), tmp_path)
+    assert any("years on 1 x a100-80gb" in w for w in out["warnings"])
+    assert "years on 1 x a100-80gb" in caplog.text
+
+
+def test_degenerate_data_constrained_optimum_says_the_data_is_too_small(tmp_path, capsys):
+    shape = ModelShape(2, 64, 4, 4, 192, 4096, 128)
+    n = count_params(shape)
+    out = run_plan(PlanConfig(plot=False, num_gpus=1, precision="fp32"), tmp_path, available_tokens=2000, shape=shape)
+    d = out["data"]
+    assert d["degenerate"] and d["too_small_by"] == pytest.approx(20 * n / (4 * 2000))
+    printed = capsys.readouterr().out
+    assert f"too small by ~{d['too_small_by']:.3g}x" in printed and "epochs), loss" not in printed
+    assert any("the data is too small by" in w for w in out["warnings"])
