@@ -175,6 +175,45 @@ def load_checkpoint(engine: Any, ckpt_dir: Path, tag: str, rank: int, world: int
     return state
 
 
+# Keys of the pretrain config that may change when a run resumes: they change what is logged, saved or
+# when the loop pauses, never the trajectory (the schedule depends on token_target, not on max_steps).
+RESUMABLE_KEYS = frozenset({"pretrain.log_interval", "pretrain.checkpoint_interval", "pretrain.keep_checkpoints",
+                            "pretrain.tensorboard", "pretrain.max_steps"})
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def config_changes(ckpt_dir: Path, tag: str, config: dict[str, Any]) -> list[str]:
+    """The training-relevant keys whose value differs from the config that wrote checkpoint `tag`,
+    as "key old -> new" (empty: the same run, safe to resume). Compares the keys of `config` only."""
+    path = Path(ckpt_dir) / tag / "config.json"
+    if not path.is_file():
+        return ["config.json missing"]
+    saved = _flatten(json.loads(path.read_text()))
+    now = _flatten(json.loads(json.dumps(config, default=str)))
+    return [f"{k} {saved.get(k, '(unset)')} -> {v}" for k, v in sorted(now.items())
+            if k not in RESUMABLE_KEYS and saved.get(k) != v]
+
+
+def set_aside(ckpt_dir: Path, tag: str) -> Path:
+    """Moves a stale checkpoints folder to checkpoints.stale-<tag>[-N] (kept, never deleted); returns it."""
+    ckpt_dir = Path(ckpt_dir)
+    target = ckpt_dir.with_name(f"{ckpt_dir.name}.stale-{tag}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = ckpt_dir.with_name(f"{ckpt_dir.name}.stale-{tag}-{n}")
+    os.replace(ckpt_dir, target)
+    return target
+
+
 def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None:
     """save_pretrained + tokenizer; ZeRO-3 shards are gathered into one 16-bit state dict on rank 0."""
     from transformers import AutoTokenizer

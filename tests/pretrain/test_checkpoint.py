@@ -173,3 +173,19 @@ def test_checkpoints_pruned_and_resume_on_other_rank_count_refused(tmp_path: Pat
     path.write_text(json.dumps(state | {"world": 2}))
     with pytest.raises(UserError, match="written by 2 ranks but this run has 1"):
         run_pretrain(cfg, **inputs, out_dir=out, token_target=20 * 8 * SEQ)
+
+
+def test_config_changes_name_the_training_keys_and_ignore_logging(tmp_path: Path) -> None:
+    from dapt.pretrain.checkpoint import config_changes, set_aside
+
+    ckpt = tmp_path / "checkpoints"
+    (ckpt / "step-00000010").mkdir(parents=True)
+    saved = {"pretrain": {"lr": 3e-3, "log_interval": 1, "model": {"n_layers": 2}}, "token_target": 100}
+    (ckpt / "step-00000010" / "config.json").write_text(json.dumps(saved))
+    assert config_changes(ckpt, "step-00000010", saved) == []
+    later = {"pretrain": {"lr": 1e-3, "log_interval": 50, "model": {"n_layers": 3}}, "token_target": 200}
+    assert config_changes(ckpt, "step-00000010", later) == [
+        "pretrain.lr 0.003 -> 0.001", "pretrain.model.n_layers 2 -> 3", "token_target 100 -> 200"]
+    moved = set_aside(ckpt, "step-00000010")
+    assert not ckpt.exists() and (moved / "step-00000010" / "config.json").is_file()
+    assert moved.name == "checkpoints.stale-step-00000010"
