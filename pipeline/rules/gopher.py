@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dapt.pipeline.rules.ngrams import word_hash
 from dapt.pipeline.rules.quality import non_alpha_words, symbol_words
 
 # Gopher's stop-word filter: a document must contain at least two of these English words.
@@ -168,7 +169,9 @@ def gopher_repetition(
         return "gopher_rep/dup_line_char_frac"
 
     # n-grams as combined 64-bit word hashes, vectorized with numpy: no Python loop over positions.
-    ids = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    # xxhash, not Python's hash(): that is salted per process (PYTHONHASHSEED), so on a cluster whose
+    # workers each draw a seed, a colliding n-gram would keep a document on one worker and drop it on another.
+    ids = np.fromiter(map(word_hash, words), dtype=np.uint64, count=len(words))
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     for n, limit in sorted(max_top_ngram_char_frac.items()):
         frac = top_ngram_char_fraction(ids, lengths, n, n_chars)
