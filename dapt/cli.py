@@ -20,7 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from dapt.errors import UserError
+from dapt.errors import StageFailed, UserError
 
 STAGE_COMMANDS = {
     "sample": ["sample"],
@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"dapt: error: {exc}", file=sys.stderr)
         return 2
+    except StageFailed as exc:
+        print(f"dapt: failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dapt: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
         return 130

@@ -8,7 +8,6 @@ runs again; pre-training then resumes from its last checkpoint.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -40,14 +39,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def _raw_inputs(cfg: DaptConfig) -> list[list[Any]]:
-    """Path, size and mtime of every raw input file (cheap; content hashing a corpus is not)."""
-    files = []
-    for source in cfg.curate.sources:
-        for pattern in source.paths:
-            for path in sorted(glob.glob(pattern, recursive=True)):
-                st = os.stat(path)
-                files.append([path, st.st_size, st.st_mtime_ns])
-    return files
+    """Path, size and last-updated time of every raw input, from its filesystem's metadata (cheap, and the
+    same for a bucket as for local disk; content hashing a corpus is not)."""
+    from dapt.pipeline.curate.io import expand_paths  # Beam's filesystems load only for runs that curate
+
+    return [[f.path, f.size, f.updated] for source in cfg.curate.sources for f in expand_paths(source)]
 
 
 def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Path) -> str:

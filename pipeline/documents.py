@@ -21,13 +21,20 @@ DOMAINS = ("legal", "medical", "financial", "general")
 
 @dataclasses.dataclass(frozen=True)
 class Document:
-    """One document: stable id, text, the source it came from and its domain group."""
+    """One document: the user's id, text, the source it came from, its domain group and its origin.
+
+    ``origin`` (``<file>:<line>``, ``<file>:<row>``, ``<file>@<byte offset>``) is the record's internal
+    identity, unique within a source whatever ids the input carries: shards numbered from 0 reuse ids, and
+    dedup keyed on ids alone deleted unique documents. Dedup orders by (id, source, origin), so the
+    survivor is still the lowest id; the origin only tells apart records that share one.
+    """
 
     id: str
     text: str
     source: str
     domain: str
     signals: dict[str, Any] = dataclasses.field(default_factory=dict)
+    origin: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
@@ -40,6 +47,7 @@ class Document:
             source=obj["source"],
             domain=obj["domain"],
             signals=dict(obj.get("signals") or {}),
+            origin=str(obj.get("origin", "")),
         )
 
     def replace(self, **changes: Any) -> Document:

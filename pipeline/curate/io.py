@@ -4,21 +4,30 @@ A reader yields ``("doc", Document)`` for every good record, ``("dropped", (Docu
 that has no text to keep (a WARC response that is not HTML, a page trafilatura finds no main text in), and
 ``("malformed", dict)`` for every bad one, so no record vanishes: the dead letter holds the file, the line
 (or row, or byte offset), the error and the raw bytes (base64). Each document carries its input size
-(``in_chars``, ``in_words``) in ``signals`` so the stats reconcile on what came in.
+(``in_chars``, ``in_words``) in ``signals`` so the stats reconcile on what came in, and its ``origin``
+(``<file label>:<line>``), the identity dedup keys on.
+
+Files are matched and opened through Beam's filesystems (local paths, ``gs://``, ``s3://``, ...), inside the
+workers: a cluster's workers share no disk with the launcher.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import glob
 import gzip
 import io
 import json
 import os
+import posixpath
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
 from dapt.errors import UserError
 from dapt.pipeline.curate.config import SourceConfig
@@ -41,10 +50,16 @@ def _stem_suffix(path: str) -> str:
     return os.path.splitext(name)[1]
 
 
+def is_local(path: str) -> bool:
+    """A path of the machine's own disk (no URL scheme such as ``s3://`` or ``gs://``)."""
+    return FileSystems.get_scheme(path) in (None, "file")
+
+
 def is_hf_folder(path: str) -> bool:
-    """A ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk`` folder."""
+    """A local ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk`` folder."""
     p = Path(path)
-    return p.is_dir() and any((p / f).is_file() for f in ("state.json", "dataset_dict.json", "dataset_info.json"))
+    return (is_local(path) and p.is_dir()
+            and any((p / f).is_file() for f in ("state.json", "dataset_dict.json", "dataset_info.json")))
 
 
 def detect_format(source: SourceConfig, path: str) -> str:
@@ -63,16 +78,43 @@ def detect_format(source: SourceConfig, path: str) -> str:
     )
 
 
-def expand_paths(source: SourceConfig) -> list[str]:
-    """The sorted inputs matched by a source's globs (files; save_to_disk folders), plus a hub dataset."""
-    found: set[str] = set()
+@dataclasses.dataclass(frozen=True)
+class InputFile:
+    """One matched input: its path or URL, the label its records' origins carry, and what identifies its
+    content for stage caching (size and last-updated time from the filesystem's own metadata)."""
+
+    source: str
+    path: str
+    label: str
+    size: int = -1
+    updated: float = -1.0
+
+
+def _folder_size_and_time(folder: str) -> tuple[int, float]:
+    files = [p.stat() for p in Path(folder).rglob("*") if p.is_file()]
+    return sum(st.st_size for st in files), max((st.st_mtime for st in files), default=-1.0)
+
+
+def expand_paths(source: SourceConfig) -> list[InputFile]:
+    """The inputs matched by a source's patterns through Beam's filesystems (plus local save_to_disk
+    folders and a hub dataset), sorted by path, each labelled by its path below the files' common folder.
+
+    The label, not the path, goes into record origins: the same files read from a local copy or from a
+    bucket give the same origins, hence the same output bytes.
+    """
+    found: dict[str, tuple[int, float]] = {}
     for pattern in source.paths:
-        for match in glob.glob(os.path.expanduser(pattern), recursive=True):
-            if Path(match).is_file() or is_hf_folder(match):
-                found.add(str(Path(match).resolve()))
-    inputs = sorted(found)
+        if is_local(pattern):
+            pattern = os.path.abspath(os.path.expanduser(pattern))
+            found.update({m: _folder_size_and_time(m) for m in glob.glob(pattern, recursive=True) if is_hf_folder(m)})
+        for match in FileSystems.match([pattern])[0].metadata_list:
+            if not (is_local(match.path) and os.path.isdir(match.path)):
+                found[match.path] = (match.size_in_bytes, match.last_updated_in_seconds)
+    paths = sorted(found)
+    root = posixpath.commonprefix([p.rsplit("/", 1)[0] + "/" for p in paths]).rsplit("/", 1)[0] + "/"
+    inputs = [InputFile(source.name, p, p[len(root):] if p.startswith(root) else p, *found[p]) for p in paths]
     if source.hf_dataset:
-        inputs.append(HUB_PREFIX + source.hf_dataset)
+        inputs.append(InputFile(source.name, HUB_PREFIX + source.hf_dataset, source.hf_dataset))
     return inputs
 
 
@@ -94,20 +136,22 @@ def dead_letter(
     }
 
 
-def make_document(source: SourceConfig, doc_id: str, text: str, extra: dict[str, Any] | None = None) -> Document:
-    """A raw document with its input size recorded for the stats."""
+def make_document(
+    source: SourceConfig, doc_id: str, text: str, origin: str, extra: dict[str, Any] | None = None
+) -> Document:
+    """A raw document with its origin and its input size recorded for the stats."""
     signals = {"in_chars": len(text), "in_words": len(text.split()), **(extra or {})}
-    return Document(id=doc_id, text=text, source=source.name, domain=source.domain, signals=signals)
+    return Document(id=doc_id, text=text, source=source.name, domain=source.domain, signals=signals, origin=origin)
 
 
 class _ZstdLines(io.RawIOBase):
     """A readable zstd stream that, unlike ``stream_reader``, raises EOFError when the input stops mid-frame."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, fh) -> None:
         import zstandard
 
         self._zstd = zstandard
-        self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._fh = fh
         self._dobj = zstandard.ZstdDecompressor().decompressobj()
         self._buffer = b""
         self._started = False
@@ -137,14 +181,35 @@ class _ZstdLines(io.RawIOBase):
         super().close()
 
 
+class _GzipReader(gzip.GzipFile):
+    """A GzipFile that closes the file it reads from (GzipFile closes only files it opened by name)."""
+
+    def close(self) -> None:
+        raw = self.fileobj
+        try:
+            super().close()
+        finally:
+            if raw is not None:
+                raw.close()
+
+
+def open_raw(path: str):
+    """The file's bytes as stored, through Beam's filesystems (local disk, gs://, s3://, ...)."""
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def open_binary(path: str):
-    """A binary file object, transparently decompressing .gz and .zst."""
+    """A binary file object, transparently decompressing .gz and .zst.
+
+    Decompressed here rather than by Beam's CompressedFile, which reads a cut gzip stream as a clean end:
+    GzipFile raises EOFError, so a truncated file ends in a dead letter instead of silently losing its tail.
+    """
     lower = path.lower()
     if lower.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return _GzipReader(fileobj=open_raw(path), mode="rb")
     if lower.endswith((".zst", ".zstd")):
-        return io.BufferedReader(_ZstdLines(path), buffer_size=1 << 20)
-    return open(path, "rb")  # noqa: SIM115
+        return io.BufferedReader(_ZstdLines(open_raw(path)), buffer_size=1 << 20)
+    return open_raw(path)
 
 
 def _unreadable_errors() -> tuple[type[BaseException], ...]:
@@ -168,24 +233,26 @@ def extract_main_text(html: str | bytes) -> str | None:
     return text or None
 
 
-def _html_outcome(source: SourceConfig, doc_id: str, html: str | bytes, extra: dict[str, Any]) -> Record:
+def _html_outcome(
+    source: SourceConfig, doc_id: str, html: str | bytes, origin: str, extra: dict[str, Any]
+) -> Record:
     text = extract_main_text(html)
     if text is None:
-        return "dropped", (make_document(source, doc_id, "", {**extra, "html_chars": len(html)}),
+        return "dropped", (make_document(source, doc_id, "", origin, {**extra, "html_chars": len(html)}),
                            "html/no_main_text")
-    return "doc", make_document(source, doc_id, text, {**extra, "html_chars": len(html)})
+    return "doc", make_document(source, doc_id, text, origin, {**extra, "html_chars": len(html)})
 
 
 # ----------------------------------------------------------------------------------------------- JSONL
-def read_jsonl(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+def read_jsonl(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
     """Streams a JSONL file (.gz/.zst too) line by line; a truncated file ends in one dead letter."""
-    base = Path(path).name
+    base = posixpath.basename(path)
     line_no = 0
     try:
         with open_binary(path) as fh:
             for line_no, raw in enumerate(fh, start=1):
                 if raw.strip():
-                    yield _parse_json_line(source, path, base, line_no, raw, max_dead_bytes)
+                    yield _parse_json_line(source, path, base, f"{label}:{line_no}", line_no, raw, max_dead_bytes)
     except _unreadable_errors() as err:
         # The lines read so far are out already; the unreadable rest becomes one dead letter, not a crash.
         yield "malformed", dead_letter(
@@ -195,7 +262,7 @@ def read_jsonl(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator
 
 
 def _parse_json_line(
-    source: SourceConfig, path: str, base: str, line_no: int, raw: bytes, max_dead_bytes: int
+    source: SourceConfig, path: str, base: str, origin: str, line_no: int, raw: bytes, max_dead_bytes: int
 ) -> Record:
     try:
         obj = json.loads(raw.decode("utf-8"))
@@ -209,13 +276,13 @@ def _parse_json_line(
         return "malformed", dead_letter(
             source, path, line_no, f"not a JSON object: {type(obj).__name__}", raw, max_dead_bytes
         )
-    return _record_from_fields(source, path, f"{base}:{line_no}", line_no, obj.get(source.text_field),
+    return _record_from_fields(source, path, f"{base}:{line_no}", origin, line_no, obj.get(source.text_field),
                                obj.get(source.id_field), raw, max_dead_bytes)
 
 
 def _record_from_fields(
-    source: SourceConfig, path: str, fallback_id: str, where: int, text: Any, raw_id: Any, raw: bytes,
-    max_dead_bytes: int,
+    source: SourceConfig, path: str, fallback_id: str, origin: str, where: int, text: Any, raw_id: Any,
+    raw: bytes, max_dead_bytes: int,
 ) -> Record:
     """A document from a row's text and id values, or a dead letter when the text is not a string."""
     if not isinstance(text, str):
@@ -225,19 +292,19 @@ def _record_from_fields(
         )
     doc_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback_id
     if source.html:
-        return _html_outcome(source, doc_id, text, {})
-    return "doc", make_document(source, doc_id, text)
+        return _html_outcome(source, doc_id, text, origin, {})
+    return "doc", make_document(source, doc_id, text, origin)
 
 
 # ----------------------------------------------------------------------------------------------- Parquet
-def read_parquet(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+def read_parquet(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
     """Streams a Parquet file in record batches (only the text and id columns are read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    base, row = Path(path).name, 0
+    base, row = posixpath.basename(path), 0
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(open_raw(path))
         names = pf.schema_arrow.names
         if source.text_field not in names:
             yield "malformed", dead_letter(
@@ -251,16 +318,17 @@ def read_parquet(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterat
             for text, raw_id in zip(texts, ids):
                 row += 1
                 raw = b"" if isinstance(text, str) else repr(text).encode()
-                yield _record_from_fields(source, path, f"{base}:{row}", row, text, raw_id, raw, max_dead_bytes)
+                yield _record_from_fields(source, path, f"{base}:{row}", f"{label}:{row}", row, text, raw_id, raw,
+                                          max_dead_bytes)
     except (pa.ArrowException, OSError) as err:
         yield "malformed", dead_letter(source, path, row + 1, f"unreadable Parquet after row {row}: "
                                        f"{type(err).__name__}: {err}", b"", max_dead_bytes)
 
 
 # ----------------------------------------------------------------------------------------------- text
-def read_text(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+def read_text(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
     """Plain text (.gz/.zst too): one document per file, per blank-line paragraph or per line."""
-    base = Path(path).name
+    base = posixpath.basename(path)
     unit = source.text_unit
     chunk: list[bytes] = []
     first_line = line_no = 0
@@ -274,7 +342,7 @@ def read_text(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[
         except UnicodeDecodeError as err:
             return "malformed", dead_letter(source, path, start, f"invalid UTF-8: {err}", raw, max_dead_bytes)
         doc_id = base if unit == "file" else f"{base}:{start}"
-        return "doc", make_document(source, doc_id, text)
+        return "doc", make_document(source, doc_id, text, f"{label}:{start}")
 
     try:
         with open_binary(path) as fh:
@@ -297,7 +365,7 @@ def read_text(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[
 
 
 # ----------------------------------------------------------------------------------------------- WARC
-def read_warc(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+def read_warc(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
     """WARC / WET archives: HTML responses -> main text (trafilatura); WET conversions are text already.
 
     Records that describe others (warcinfo, request, metadata, revisit) are not documents and are skipped;
@@ -308,7 +376,7 @@ def read_warc(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[
 
     offset = 0
     try:
-        with open(path, "rb") as fh:
+        with open_raw(path) as fh:
             records = ArchiveIterator(fh)
             for record in records:
                 kind = record.rec_type
@@ -321,10 +389,12 @@ def read_warc(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[
                     # Fewer bytes than the record's Content-Length: the file was cut inside this record.
                     raise EOFError(f"record ends {record.raw_stream.limit} bytes short of its Content-Length")
                 uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-                doc_id = record.rec_headers.get_header("WARC-Record-ID") or f"{Path(path).name}@{offset}"
+                doc_id = record.rec_headers.get_header("WARC-Record-ID") or f"{posixpath.basename(path)}@{offset}"
+                origin = f"{label}@{offset}"
                 extra = {"url": uri, "warc_offset": offset}
                 if kind == "conversion":  # WET: the crawler's own text extraction
-                    yield "doc", make_document(source, doc_id, payload.decode("utf-8", errors="replace"), extra)
+                    text = payload.decode("utf-8", errors="replace")
+                    yield "doc", make_document(source, doc_id, text, origin, extra)
                     continue
                 content_type = ""
                 if record.http_headers is not None:
@@ -333,16 +403,16 @@ def read_warc(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[
                     content_type = record.rec_headers.get_header("Content-Type") or ""
                 if "html" not in content_type.lower() or not payload.strip():
                     extra["content_type"] = content_type
-                    yield "dropped", (make_document(source, doc_id, "", extra), "warc/not_html")
+                    yield "dropped", (make_document(source, doc_id, "", origin, extra), "warc/not_html")
                     continue
-                yield _html_outcome(source, doc_id, payload, extra)
+                yield _html_outcome(source, doc_id, payload, origin, extra)
     except (ArchiveLoadFailed, EOFError, OSError, zlib.error, ValueError) as err:
         yield "malformed", dead_letter(source, path, offset, f"unreadable WARC at byte {offset}: "
                                        f"{type(err).__name__}: {err}", b"", max_dead_bytes)
 
 
 # ----------------------------------------------------------------------------------------------- HF datasets
-def read_hf(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+def read_hf(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
     """A local ``save_to_disk`` folder (memory-mapped Arrow), or a hub dataset streamed where there is a network."""
     import datasets
 
@@ -367,13 +437,13 @@ def read_hf(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Re
     for row_no, row in enumerate(rows, start=1):
         text = row.get(source.text_field)
         raw = b"" if isinstance(text, str) else repr(row)[:max_dead_bytes].encode()
-        yield _record_from_fields(source, path, f"{base}:{row_no}", row_no, text, row.get(source.id_field),
-                                  raw, max_dead_bytes)
+        yield _record_from_fields(source, path, f"{base}:{row_no}", f"{label}:{row_no}", row_no, text,
+                                  row.get(source.id_field), raw, max_dead_bytes)
 
 
 READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "warc": read_warc, "hf": read_hf}
 
 
-def read_source_file(source: SourceConfig, path: str, max_dead_bytes: int) -> Iterator[Record]:
+def read_source_file(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
     """Every record of one input of a source, with the reader its format calls for."""
-    return READERS[detect_format(source, path)](source, path, max_dead_bytes)
+    return READERS[detect_format(source, path)](source, path, label, max_dead_bytes)

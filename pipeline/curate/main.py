@@ -16,9 +16,9 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from dapt.errors import UserError
+from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
-from dapt.pipeline.curate.io import detect_format, expand_paths
+from dapt.pipeline.curate.io import HUB_PREFIX, InputFile, detect_format, expand_paths, is_local
 from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
     PII_NAMESPACE,
@@ -47,19 +47,19 @@ def _pipeline_options(cfg: CurateConfig, beam_args: Sequence[str]) -> PipelineOp
     return PipelineOptions(args)
 
 
-def _resolve_inputs(cfg: CurateConfig) -> list[tuple[str, str]]:
+def _resolve_inputs(cfg: CurateConfig) -> list[InputFile]:
     if not cfg.sources:
         raise UserError("curate.sources is empty; add at least one source with a name, domain and paths")
-    files: list[tuple[str, str]] = []
+    files: list[InputFile] = []
     for source in cfg.sources:
         matched = expand_paths(source)
         if not matched:
             raise UserError(
                 f"curate.sources[{source.name}].paths {source.paths} matched no files; fix the path or glob"
             )
-        for path in matched:
-            detect_format(source, path)  # an unknown file type is the user's to fix, before the job starts
-            files.append((source.name, path))
+        for found in matched:
+            detect_format(source, found.path)  # an unknown file type is the user's to fix, before the job starts
+            files.append(found)
     return files
 
 
@@ -93,8 +93,22 @@ def build_stats(tally: Iterable[tuple[str, str, str, int, int, int]], cfg: Curat
             bucket["dropped"] = dict(sorted(bucket["dropped"].items(), key=lambda kv: (-kv[1], kv[0])))
             parts = bucket["kept"] + sum(bucket["dropped"].values()) + bucket["duplicates"] + bucket["malformed"]
             if parts != bucket["in"]:
-                raise AssertionError(f"curate stats do not reconcile for {measure}: {bucket}")
+                raise StageFailed(f"curate counts do not reconcile: {measure} in {bucket['in']} != kept + "
+                                  f"dropped + duplicates + malformed = {parts}; outputs are not trusted")
     return {"sources": per_source, "total": total}
+
+
+def check_read_something(stats: dict[str, Any], n_files: int, dead_letters: str) -> None:
+    """Fails the stage when no record could be read: on a cluster that is what inputs on the launcher's
+    disk look like (every file a dead letter on the workers), and it must not pass for an empty success."""
+    docs = stats["total"]["docs"]
+    if docs["in"] == 0:
+        raise StageFailed(f"curate read no records from {n_files} input files; are they empty?")
+    if docs["malformed"] == docs["in"]:
+        raise StageFailed(
+            f"curate could not read any input: all {docs['in']} records of {n_files} files are dead letters "
+            f"(see {dead_letters}); on a cluster, inputs must be on storage the workers reach (gs://, s3://)"
+        )
 
 
 def summary_table(stats: dict[str, Any]) -> str:
@@ -136,11 +150,14 @@ def _counters(result: Any, namespace: str) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _input_digest(path: str) -> str | None:
-    """A cheap content fingerprint: size plus a hash of the first MiB (of each file, for a folder)."""
-    p = Path(path)
-    if not p.exists():
-        return None  # a hub dataset
+def _input_digest(found: InputFile) -> str | None:
+    """A cheap content fingerprint: size plus a hash of the first MiB of a local file (or of each file of a
+    folder); size and last-updated time from the filesystem's metadata for a remote one."""
+    if found.path.startswith(HUB_PREFIX):
+        return None
+    if not is_local(found.path):
+        return f"{found.size}:{found.updated}"
+    p = Path(found.path)
     digest, size = hashlib.sha1(), 0
     for f in sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]:
         with f.open("rb") as fh:
@@ -200,6 +217,7 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     rows = [json.loads(line) for p in sorted((out_dir / "_tally").glob("part*")) for line in gzip.open(p, "rt")]
     _remove_temporaries(out_dir)
     stats = build_stats(rows, cfg)
+    check_read_something(stats, len(files), str(out_dir / "dead_letter"))
     stats["beam_counters"] = _counters(result, COUNTER_NAMESPACE)
     stats["beam_counters_pii"] = _counters(result, PII_NAMESPACE)
     stats["seconds"] = round(seconds, 3)
@@ -220,7 +238,7 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     manifest = {
         "stage": "curate",
         "config": cfg.model_dump(mode="json"),
-        "inputs": [{"source": name, "path": path, "digest": _input_digest(path)} for name, path in files],
+        "inputs": [{"source": f.source, "path": f.path, "digest": _input_digest(f)} for f in files],
         "beam_args": list(beam_args),
         "summary": summary,
         "per_source": {n: {"domain": e["domain"], "docs_in": e["docs"]["in"], "docs_kept": e["docs"]["kept"],

@@ -22,7 +22,7 @@ from apache_beam.pvalue import AsDict, TaggedOutput
 
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import read_source_file
+from dapt.pipeline.curate.io import InputFile, read_source_file
 from dapt.pipeline.documents import Document
 
 COUNTER_NAMESPACE = "curate"
@@ -32,15 +32,15 @@ MALFORMED_REASON = "malformed"
 
 
 class ReadFile(beam.DoFn):
-    """Reads one (source name, path) input: documents (main), 'dropped' (doc, reason), 'malformed'."""
+    """Reads one input file: documents (main), 'dropped' (doc, reason), 'malformed'."""
 
     def __init__(self, sources: Sequence[SourceConfig], max_dead_bytes: int) -> None:
         self._sources = {s.name: s for s in sources}
         self._max_dead_bytes = max_dead_bytes
 
-    def process(self, element: tuple[str, str]) -> Iterable[Any]:
-        name, path = element
-        for kind, record in read_source_file(self._sources[name], path, self._max_dead_bytes):
+    def process(self, element: InputFile) -> Iterable[Any]:
+        source = self._sources[element.source]
+        for kind, record in read_source_file(source, element.path, element.label, self._max_dead_bytes):
             if kind == "doc":
                 yield record
             elif kind == "dropped":
@@ -54,7 +54,7 @@ class ReadFile(beam.DoFn):
 class ReadSources(beam.PTransform):
     """Every input of every source -> documents ('docs'), read-time drops ('dropped'), dead letters ('malformed')."""
 
-    def __init__(self, files: Sequence[tuple[str, str]], sources: Sequence[SourceConfig], max_dead_bytes: int):
+    def __init__(self, files: Sequence[InputFile], sources: Sequence[SourceConfig], max_dead_bytes: int):
         super().__init__()
         self._files, self._sources, self._max_dead_bytes = list(files), list(sources), max_dead_bytes
 
@@ -112,8 +112,15 @@ def text_key(doc: Document) -> str:
     return hashlib.blake2b(doc.text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def losers_of(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterable[tuple[tuple[str, str], tuple[str, str]]]:
-    """Of the (source, id) keys sharing one text, every key but the lowest -> the lowest (the survivor)."""
+DocKey = tuple[str, str, str]  # (source, id, origin): the lowest id survives; the origin makes keys unique
+
+
+def doc_key(doc: Document) -> DocKey:
+    return doc.source, doc.id, doc.origin
+
+
+def losers_of(element: tuple[str, Iterable[DocKey]]) -> Iterable[tuple[DocKey, DocKey]]:
+    """Of the document keys sharing one text, every key but the lowest -> the lowest (the survivor)."""
     _, keys = element
     ranked = sorted(keys)
     for loser in ranked[1:]:
@@ -123,11 +130,11 @@ def losers_of(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterable[tuple[
 class SplitDuplicates(beam.DoFn):
     """Streams a temporary shard of kept documents; losers of the dedup go to 'duplicates'."""
 
-    def process(self, path: str, losers: Mapping[tuple[str, str], tuple[str, str]]) -> Iterable[Any]:
+    def process(self, path: str, losers: Mapping[DocKey, DocKey]) -> Iterable[Any]:
         with FileSystems.open(path) as fh:
             for line in fh:
                 doc = Document.from_dict(json.loads(line))
-                survivor = losers.get((doc.source, doc.id))
+                survivor = losers.get(doc_key(doc))
                 if survivor is None:
                     yield doc
                 else:
@@ -137,7 +144,7 @@ class SplitDuplicates(beam.DoFn):
 
 
 class ExactDedup(beam.PTransform):
-    """Exact dedup across all sources: one survivor per distinct text, the lowest (source, id).
+    """Exact dedup across all sources: one survivor per distinct text, the lowest (source, id, origin).
 
     Only keys are shuffled; the documents go through temporary shards under ``tmp_prefix``.
     """
@@ -149,7 +156,7 @@ class ExactDedup(beam.PTransform):
     def expand(self, docs):
         losers = (
             docs
-            | "KeyByText" >> beam.Map(lambda d: (text_key(d), (d.source, d.id)))
+            | "KeyByText" >> beam.Map(lambda d: (text_key(d), doc_key(d)))
             | "GroupByText" >> beam.GroupByKey()
             | "Losers" >> beam.FlatMap(losers_of)
         )

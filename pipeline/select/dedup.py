@@ -164,7 +164,7 @@ def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
         if survivor == node:
             yield doc.replace(signals=signals)
         else:
-            signals[DUPLICATE_OF] = {"id": survivor[0], "source": survivor[1]}
+            signals[DUPLICATE_OF] = {"id": survivor[0], "source": survivor[1], "origin": survivor[2]}
             yield beam.pvalue.TaggedOutput(NEAR_DUPLICATE, doc.replace(signals=signals))
 
 

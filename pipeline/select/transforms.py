@@ -43,12 +43,13 @@ BOILERPLATE_ONLY = "boilerplate_only"
 CONTAMINATED = "contaminated"
 LINES_REMOVED = "removed_lines"  # words only (docs = 0): the words cut from documents that live on
 
-# (id, source): ids are unique within a source, not necessarily across sources; sorting nodes sorts by id.
-NodeId = tuple[str, str]
+# (id, source, origin): ids need not be unique even within a source (shards numbered from 0 reuse them);
+# the origin makes the node unique, and sorting nodes still sorts by id first.
+NodeId = tuple[str, str, str]
 
 
 def node_of(doc: Document) -> NodeId:
-    return (doc.id, doc.source)
+    return (doc.id, doc.source, doc.origin)
 
 
 def word_count(text: str) -> int:

@@ -3,6 +3,7 @@
 import base64
 import gzip
 import io
+import os
 import json
 
 import pyarrow as pa
@@ -31,7 +32,7 @@ PAGE = f"""<html><head><title>River walk</title></head><body>
 
 
 def _read(source, path):
-    return list(read_source_file(source, str(path), max_dead_bytes=1000))
+    return list(read_source_file(source, str(path), os.path.basename(path), max_dead_bytes=1000))
 
 
 def _kinds(records):
@@ -175,7 +176,7 @@ def test_hf_save_to_disk_folder(tmp_path):
     folder = tmp_path / "ds"
     datasets.DatasetDict({"train": datasets.Dataset.from_dict({"id": ["a", "b"], "text": [ARTICLE, None]})}).save_to_disk(folder)
     source = SourceConfig(name="s", paths=[str(folder)])
-    assert expand_paths(source) == [str(folder.resolve())] and detect_format(source, str(folder)) == "hf"
+    assert [f.path for f in expand_paths(source)] == [str(folder.resolve())] and detect_format(source, str(folder)) == "hf"
     records = _read(source, folder)
     assert _kinds(records) == ["doc", "malformed"] and records[0][1].id == "a"
     with pytest.raises(UserError, match="hf_split"):

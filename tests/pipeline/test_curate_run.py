@@ -12,7 +12,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from dapt.errors import UserError
+from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
 from dapt.pipeline.curate.main import run_curate
 from dapt.pipeline.documents import iter_documents
@@ -153,3 +153,24 @@ def test_beam_args_pass_through_and_local_defaults():
     assert cluster.view_as(StandardOptions).runner == "FlinkRunner"
     assert cluster.view_as(SetupOptions).setup_file == "./setup.py"
     assert cluster.view_as(DirectOptions).direct_num_workers == 4  # the user's flag wins
+
+
+def test_a_job_that_reads_nothing_fails_instead_of_succeeding_empty(tmp_path, capsys):
+    """Inputs the workers cannot open (as on a cluster whose workers do not see the launcher's disk) end as
+    dead letters; a job whose every record is one must fail with one line, not exit 0 with 0 documents."""
+    from dapt.cli import main
+
+    (tmp_path / "a.jsonl.gz").write_bytes(b"this is not gzip")
+    (tmp_path / "b.jsonl").write_bytes(b"")
+    cfg = CurateConfig(sources=[{"name": "x", "paths": [str(tmp_path / "b.jsonl")]}], direct_running_mode="in_memory")
+    with pytest.raises(StageFailed, match="read no records from 1 input files"):
+        run_curate(cfg, tmp_path / "out")
+
+    config = tmp_path / "one.yaml"
+    config.write_text(f"curate:\n  direct_running_mode: in_memory\n  sources:\n"
+                      f"    - {{name: x, domain: general, paths: ['{tmp_path / 'a.jsonl.gz'}']}}\n")
+    assert main(["curate", str(config), "--run-dir", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("dapt: failed: curate could not read any input: all 1 records of 1 files are dead")
+    assert "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "run" / "curated" / "_SUCCESS.json").exists()

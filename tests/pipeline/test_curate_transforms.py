@@ -8,6 +8,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
+from dapt.pipeline.curate.io import expand_paths
 from dapt.pipeline.curate.transforms import Clean, ExactDedup, ReadSources
 from dapt.pipeline.documents import Document
 
@@ -37,7 +38,7 @@ def test_read_sources_sends_bad_records_to_dead_letter(tmp_path):
         fh.write(b"\n")  # blank lines are not records
     source = SourceConfig(name="web", paths=[str(path)], text_field="body")
     with BeamTestPipeline() as p:
-        out = p | ReadSources([("web", str(path))], [source], max_dead_bytes=1000)
+        out = p | ReadSources(expand_paths(source), [source], max_dead_bytes=1000)
         assert_that(out.docs | beam.Map(lambda d: (d.id, d.source, d.text == GOOD)),
                     equal_to([("ok", "web", True)]), label="docs")
         assert_that(
@@ -70,6 +71,6 @@ def test_exact_dedup_keeps_lowest_source_and_id(tmp_path):
                     label="unique")
         assert_that(
             out.duplicates | beam.MapTuple(lambda d, r: (d.source, d.id, r, tuple(d.signals["duplicate_of"]))),
-            equal_to([("web", "9", "dedup/exact", ("web", "2")), ("zzz", "1", "dedup/exact", ("web", "2"))]),
+            equal_to([("web", "9", "dedup/exact", ("web", "2", "")), ("zzz", "1", "dedup/exact", ("web", "2", ""))]),
             label="duplicates",
         )

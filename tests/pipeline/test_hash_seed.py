@@ -22,6 +22,8 @@ shutil.rmtree(out, ignore_errors=True)
 write_sample_corpus(SampleConfig(docs_per_domain=15, general_docs=20, web_docs=100), raw)
 sources = [{"name": n, "domain": d, "paths": [str(raw / f"{n}.jsonl.gz")]} for n, d in SOURCE_DOMAIN.items()]
 run_curate(CurateConfig(sources=sources), out)
+# Records land in shards in the order workers finish them, so each folder is compared as its sorted lines.
+folders = {}
 for p in sorted(out.rglob('*')):
     if p.is_file() and p.name not in ('manifest.json', '_SUCCESS.json'):
         data = gzip.decompress(p.read_bytes()) if p.suffix == '.gz' else p.read_bytes()  # gzip headers hold a time
@@ -29,7 +31,9 @@ for p in sorted(out.rglob('*')):
             stats = json.loads(data)
             stats.pop('seconds')
             data = json.dumps(stats, sort_keys=True).encode()
-        print('DIGEST', p.relative_to(out), hashlib.sha256(data).hexdigest())
+        folders.setdefault(str(p.parent.relative_to(out)), []).extend(data.splitlines())
+for folder, lines in sorted(folders.items()):
+    print('DIGEST', folder, len(lines), hashlib.sha256(b"\\n".join(sorted(lines))).hexdigest())
 """
 
 
