@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dapt.pipeline.storage import Location
+
 DOMAINS = ("legal", "medical", "financial", "general")
 
 
@@ -54,44 +56,43 @@ class Document:
         return dataclasses.replace(self, **changes)
 
 
-def shard_paths(location: str | Path) -> list[Path]:
-    """The shard files of a folder (``*.jsonl.gz`` below it, sorted), or the single file given."""
-    path = Path(location)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*.jsonl.gz") if p.is_file())
-    if path.is_file():
-        return [path]
-    raise FileNotFoundError(f"no document shards at {path}")
+def shard_paths(location: str | Path | Location) -> list[Location]:
+    """The shard files of a folder (``*.jsonl.gz`` below it, sorted), or the single file given; on any Beam
+    filesystem."""
+    where = Location(location)
+    if where.is_file():
+        return [where]
+    if not where.exists():
+        raise FileNotFoundError(f"no document shards at {where}")
+    return [f for f in where.files() if f.name.endswith(".jsonl.gz")]
 
 
-def iter_documents(locations: str | Path | Iterable[str | Path]) -> Iterator[Document]:
+def iter_documents(locations: str | Path | Location | Iterable[str | Path | Location]) -> Iterator[Document]:
     """Streams documents from curated shards (files or folders), in a deterministic order."""
-    if isinstance(locations, (str, Path)):
+    if isinstance(locations, (str, Path, Location)):
         locations = [locations]
     for location in locations:
-        for path in shard_paths(location):
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for shard in shard_paths(location):
+            with shard.open_read() as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
                 for line in fh:
                     if line.strip():
                         yield Document.from_dict(json.loads(line))
 
 
-def write_documents(path: str | Path, docs: Iterable[Document]) -> int:
-    """Writes documents as one gzip JSONL shard (for tests and small local outputs); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_documents(path: str | Path | Location, docs: Iterable[Document]) -> int:
+    """Writes documents as one gzip JSONL shard (for tests and small outputs); returns the count."""
     n = 0
-    with gzip.open(path, "wt", encoding="utf-8") as fh:
+    with Location(path).open_write() as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
         for doc in docs:
-            fh.write(doc.to_json() + "\n")
+            fh.write((doc.to_json() + "\n").encode("utf-8"))
             n += 1
     return n
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: str | Path | Location) -> str:
     """The SHA-256 of a file's bytes, read in 1 MiB blocks (manifests record what a stage read)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with Location(path).open_read() as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

@@ -77,9 +77,6 @@ class Location:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Location) and other.url == self.url
 
-    def __hash__(self) -> int:
-        return hash(self.url)
-
     # -- queries ----------------------------------------------------------------------------------
     def is_file(self) -> bool:
         if self.is_local:
@@ -91,6 +88,10 @@ class Location:
         if self.is_local:
             return os.path.exists(self.url)
         return FileSystems.exists(self.url) or bool(self.files())
+
+    def size(self) -> int:
+        """The file's size in bytes, from its filesystem's metadata."""
+        return FileSystems.match([self.url])[0].metadata_list[0].size_in_bytes
 
     def files(self, pattern: str = "**") -> list[Location]:
         """The files below this folder matching ``pattern`` (Beam's glob: ``*`` within, ``**`` across

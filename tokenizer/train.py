@@ -332,7 +332,7 @@ def train_tokenizer(
         "config": cfg.model_dump(mode="json"),
         "inputs": {
             "docs_dir": str(docs_dir.resolve()),
-            "shards": [{"path": str(p), "bytes": p.stat().st_size} for p in shards],
+            "shards": [{"path": str(p), "bytes": p.size()} for p in shards],
             "domains": sorted(wanted),
         },
         "model": cfg.model,

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from dapt.errors import UserError
 from dapt.pipeline.documents import DOMAINS, shard_paths
+from dapt.pipeline.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +139,11 @@ def _record_text(obj: dict[str, Any]) -> str:
     return text
 
 
-def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
+def _iter_records(path: Location) -> Iterator[dict[str, Any]]:
     """Records of a reference file; unreadable lines are skipped with a warning (reference text is a
     sample for the classifier, not data that flows to training, so nothing is lost by skipping)."""
-    opener = gzip.open if path.suffix == ".gz" else open
     skipped = 0
-    with opener(path, "rb") as fh:
+    with path.open_read() as raw, (gzip.open(raw, "rb") if path.name.endswith(".gz") else raw) as fh:
         for raw in fh:
             if not raw.strip():
                 continue

@@ -27,6 +27,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from dapt.errors import UserError
 from dapt.pipeline.documents import Document, iter_documents, shard_paths, write_documents
 from dapt.pipeline.tokens.config import TokenizeConfig
+from dapt.pipeline.storage import Location
 from dapt.pipeline.tokens.shards import TokenFileWriter, dtype_for_vocab
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,13 @@ def split_hash(doc_id: str) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def file_sha256(paths: Iterable[Path], root: Path | None = None) -> str:
+def file_sha256(paths: Iterable[Location], root: Location | None = None) -> str:
     """Content hash of files (their names relative to root, then their bytes), in order."""
     h = hashlib.sha256()
     for path in paths:
-        name = str(path.relative_to(root)) if root is not None else path.name
+        name = path.url[len(root.url) + 1 :] if root is not None else path.name
         h.update(name.encode("utf-8") + b"\0")
-        with open(path, "rb") as fh:
+        with path.open_read() as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
@@ -80,7 +81,7 @@ def tokenizer_info(tokenizer_dir: Path) -> dict[str, Any]:
     if eos_id is None:
         raise UserError(f"tokenizer in {tokenizer_dir} has no eos_id in manifest.json and no EOS token; retrain it with one")
     vocab_size = max(int(manifest.get("vocab_size", 0)), tok.get_vocab_size(with_added_tokens=True))
-    return {"path": str(path), "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": file_sha256([path])}
+    return {"path": str(path), "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": file_sha256([Location(path)])}
 
 
 def choose_val(doc_ids: Iterable[str], cfg: TokenizeConfig) -> set[str]:
@@ -221,7 +222,7 @@ def run_tokenize(
     for name, s in sources.items():
         if s["val_docs"] == 0:
             log.warning("source %s has no validation documents; raise tokenize.val_fraction or val_min_docs", name)
-    input_hash = file_sha256(shards, root=docs_dir if docs_dir.is_dir() else None)
+    input_hash = file_sha256(shards, root=Location(docs_dir) if docs_dir.is_dir() else None)
     manifest = {
         "stage": "tokenize",
         "config": cfg.model_dump(),

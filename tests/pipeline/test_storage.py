@@ -15,7 +15,7 @@ def _exercise(root: Location, scratch: Path) -> None:
     (run / "stats.json").write_text('{"kept": 1}')
     assert run.exists() and (run / "stats.json").is_file() and not (run / "docs").is_file()
     assert (run / "stats.json").read_text() == '{"kept": 1}'
-    assert [f.name for f in run.files()] == ["part-0.jsonl.gz", "stats.json"]
+    assert [f.name for f in run.files()] == ["part-0.jsonl.gz", "stats.json"] and (run / "stats.json").size() == 11
     assert [f.name for f in run.files("docs/**")] == ["part-0.jsonl.gz"]
     assert (run / "docs").parent == run and (run / "docs").name == "docs"
 
