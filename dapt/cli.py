@@ -186,11 +186,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
 
     if os.environ.get("RANK", "0") == "0":
         print(format_rows(rows))
-        report = cfg.run_dir / "report" / "report.md"
+        report = cfg.run_location / "report" / "report.md"
         if any(r["stage"] == "report" for r in rows) and report.is_file():
             print(f"\nreport: {report}")
         else:
-            print(f"\nrun directory: {cfg.run_dir}")
+            print(f"\nrun directory: {cfg.run_location}")
     return 0
 
 
@@ -206,7 +206,7 @@ def _eval_models(cfg, specs: list[str]) -> dict:
         if not sep or not name or not path:
             raise UserError(f"--model {spec!r}: write it as NAME=DIR (e.g. --model mine=runs/tiny/model/hf)")
         models[name] = Path(path)
-    ctx = Context(cfg=cfg, run_dir=cfg.run_dir)
+    ctx = Context(cfg=cfg, run_dir=cfg.run_location)
     t0 = time.perf_counter()
     summary = run_eval(cfg.eval, models, heldout_files(ctx), cfg.run_dir / "eval")
     return {"stage": "eval", "status": "ran", "seconds": time.perf_counter() - t0, "summary": summary}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,7 +25,13 @@ from dapt.pretrain.mixture import MixConfig
 from dapt.pretrain.plan import PlanConfig
 from dapt.tokenizer.config import TokenizerConfig
 
+if TYPE_CHECKING:
+    from dapt.pipeline.storage import Location
+
 DEFAULT_CONFIG = "tiny.yaml"
+# The stages that read and write their run directory through Beam's filesystems, so run.dir may be a URL.
+DATA_STAGES = ("sample", "curate", "quality", "select", "tokenizer", "tokenizer_general", "tokenize",
+               "baseline_tokens")
 
 
 class RunConfig(BaseModel):
@@ -67,8 +73,22 @@ class DaptConfig(BaseModel):
     eval: EvalConfig = EvalConfig()
 
     @property
+    def run_location(self) -> Location:
+        """The run directory as given: a local folder or a URL on any Beam filesystem (s3://, gs://)."""
+        from dapt.pipeline.storage import Location  # Beam loads only for commands that touch a run
+
+        return Location(self.run.dir)
+
+    @property
     def run_dir(self) -> Path:
-        return Path(self.run.dir)
+        """The run directory on local (or shared) disk, where training, eval and the report work."""
+        where = self.run_location
+        if not where.is_local:
+            raise UserError(
+                f"run.dir {where} is a URL: only the data stages ({', '.join(DATA_STAGES)}) run there; "
+                "train and evaluate from a local or shared run.dir (README: Running at scale)"
+            )
+        return where.local
 
 
 def builtin_config_path(name: str = DEFAULT_CONFIG) -> Path:
@@ -213,10 +233,11 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def dump_config(cfg: DaptConfig, path: Path) -> None:
+def dump_config(cfg: DaptConfig, path: Path | Location) -> None:
     """Writes the resolved config (the record of the run) as YAML."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    from dapt.pipeline.storage import Location
+
+    Location(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
 
 
 def _default_text(field: Any) -> str:

@@ -14,13 +14,13 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from dapt.config import DaptConfig, dump_config
+from dapt.config import DATA_STAGES, DaptConfig, dump_config
 from dapt.errors import UserError
+from dapt.pipeline.storage import Location, use_pipeline_options
 from dapt.stages import STAGE_NAMES, STAGES, Context, Stage
 
 log = logging.getLogger("dapt")
@@ -46,7 +46,7 @@ def _raw_inputs(cfg: DaptConfig) -> list[list[Any]]:
     return [[f.path, f.size, f.updated] for source in cfg.curate.sources for f in expand_paths(source)]
 
 
-def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Path) -> str:
+def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Location) -> str:
     parts: dict[str, Any] = {"stage": stage.name, "config": _jsonable(stage.section(cfg))}
     upstream = {}
     for name in stage.upstream:
@@ -92,8 +92,14 @@ def run_stages(
     ``force`` names stages that run even when cached; ``fresh`` those that start over instead of
     resuming (pre-training from scratch rather than from its last checkpoint).
     """
-    run_dir = cfg.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = cfg.run_location
+    if not run_dir.is_local:
+        off = [s.name for s in stages if s.name not in DATA_STAGES]
+        if off:
+            raise UserError(f"run.dir {run_dir} is a URL, where only the data stages run, not {', '.join(off)}; "
+                            "pass --until tokenize, or a local or shared run.dir (README: Running at scale)")
+        use_pipeline_options(beam_args)
+    run_dir.mkdir()
     if is_rank_zero():
         dump_config(cfg, run_dir / "config.resolved.yaml")
     rows = []
@@ -105,7 +111,7 @@ def run_stages(
             rows.append({"stage": stage.name, "status": "cached", "seconds": 0.0,
                          "summary": json.loads(marker.read_text()).get("summary", {})})
             continue
-        if marker.exists() and is_rank_zero():
+        if marker.is_file() and is_rank_zero():
             marker.unlink()
         log.info("stage %s: %s", stage.name, stage.description)
         ctx = Context(cfg=cfg, run_dir=run_dir, beam_args=tuple(beam_args), fresh=stage.name in fresh)
@@ -113,7 +119,6 @@ def run_stages(
         summary = stage.execute(ctx) or {}
         seconds = time.perf_counter() - t0
         if is_rank_zero():
-            marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps(
                 {"stage": stage.name, "fingerprint": fp, "seconds": round(seconds, 2), "summary": summary},
                 indent=2, default=str,

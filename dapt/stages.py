@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from dapt.config import DaptConfig
 from dapt.errors import UserError
+from dapt.pipeline.storage import Location
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,12 +23,17 @@ class Context:
     """What every stage gets: the resolved config, the run directory and pass-through Beam options."""
 
     cfg: DaptConfig
-    run_dir: Path
+    run_dir: Location
     beam_args: Sequence[str] = ()
     fresh: bool = False  # True when the user forced a re-run: training starts over instead of resuming
 
-    def path(self, *parts: str) -> Path:
+    def location(self, *parts: str) -> Location:
+        """A place in the run directory on any Beam filesystem: what the data stages read and write."""
         return self.run_dir.joinpath(*parts)
+
+    def path(self, *parts: str) -> Path:
+        """A place in the run directory on local or shared disk: what training, eval and the report need."""
+        return self.cfg.run_dir.joinpath(*parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +47,7 @@ class Stage:
     description: str = ""
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path | Location) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{path} is missing: run the stage that writes it first (see `dapt run --help`)")
     return json.loads(path.read_text(encoding="utf-8"))
@@ -53,13 +60,19 @@ def _sample(ctx: Context) -> dict[str, Any]:
     from dapt.pipeline.sample.corpus import write_sample_corpus
 
     assert ctx.cfg.sample is not None
-    return write_sample_corpus(ctx.cfg.sample, ctx.path("raw"))
+    raw = ctx.location("raw")
+    if raw.is_local:
+        return write_sample_corpus(ctx.cfg.sample, raw.local)
+    with tempfile.TemporaryDirectory(prefix="dapt-sample-") as tmp:  # generated here, then uploaded
+        summary = write_sample_corpus(ctx.cfg.sample, Path(tmp))
+        raw.upload(Path(tmp))
+    return summary
 
 
 def _curate(ctx: Context) -> dict[str, Any]:
     from dapt.pipeline.curate.main import run_curate
 
-    return run_curate(ctx.cfg.curate, ctx.path("curated"), beam_args=ctx.beam_args)
+    return run_curate(ctx.cfg.curate, ctx.location("curated"), beam_args=ctx.beam_args)
 
 
 def _has_quality_model(cfg: DaptConfig) -> bool:
@@ -69,29 +82,30 @@ def _has_quality_model(cfg: DaptConfig) -> bool:
 def _quality(ctx: Context) -> dict[str, Any]:
     from dapt.pipeline.select.quality_model import train_quality_model
 
-    return train_quality_model(ctx.cfg.select, [], [], ctx.path("quality", "model.npz"))
+    return train_quality_model(ctx.cfg.select, [], [], ctx.location("quality", "model.npz"))
 
 
 def _select(ctx: Context) -> dict[str, Any]:
     from dapt.pipeline.select.main import run_select
 
-    model = ctx.path("quality", "model.npz") if _has_quality_model(ctx.cfg) else None
+    model = ctx.location("quality", "model.npz") if _has_quality_model(ctx.cfg) else None
     return run_select(
-        ctx.cfg.select, ctx.path("curated", "docs"), ctx.path("selected"), beam_args=ctx.beam_args, quality_model=model
+        ctx.cfg.select, ctx.location("curated", "docs"), ctx.location("selected"), beam_args=ctx.beam_args,
+        quality_model=model,
     )
 
 
 def _tokenizer(ctx: Context) -> dict[str, Any]:
     from dapt.tokenizer.train import train_tokenizer
 
-    return train_tokenizer(ctx.cfg.tokenizer, ctx.path("selected", "docs"), ctx.path("tokenizer"))
+    return train_tokenizer(ctx.cfg.tokenizer, ctx.location("selected", "docs"), ctx.location("tokenizer"))
 
 
 def _tokenizer_general(ctx: Context) -> dict[str, Any]:
     from dapt.tokenizer.train import train_tokenizer
 
     return train_tokenizer(
-        ctx.cfg.tokenizer, ctx.path("selected", "docs"), ctx.path("tokenizer_general"), domains={"general"}
+        ctx.cfg.tokenizer, ctx.location("selected", "docs"), ctx.location("tokenizer_general"), domains={"general"}
     )
 
 
@@ -99,7 +113,8 @@ def _tokenize(ctx: Context) -> dict[str, Any]:
     from dapt.pipeline.tokens.main import run_tokenize
 
     return run_tokenize(
-        ctx.cfg.tokenize, ctx.path("selected", "docs"), ctx.path("tokenizer"), ctx.path("tokens"), ctx.beam_args
+        ctx.cfg.tokenize, ctx.location("selected", "docs"), ctx.location("tokenizer"), ctx.location("tokens"),
+        ctx.beam_args,
     )
 
 
@@ -171,9 +186,9 @@ def _baseline_tokens(ctx: Context) -> dict[str, Any]:
 
     return run_tokenize(
         ctx.cfg.tokenize,
-        ctx.path("selected", "docs"),
-        ctx.path("tokenizer_general"),
-        ctx.path("baseline", "tokens"),
+        ctx.location("selected", "docs"),
+        ctx.location("tokenizer_general"),
+        ctx.location("baseline", "tokens"),
         ctx.beam_args,
     )
 
@@ -226,7 +241,7 @@ def _eval(ctx: Context) -> dict[str, Any]:
 def _report(ctx: Context) -> dict[str, Any]:
     from dapt.report import write_run_report
 
-    return write_run_report(ctx.cfg, ctx.run_dir)
+    return write_run_report(ctx.cfg, ctx.path())
 
 
 STAGES: tuple[Stage, ...] = (

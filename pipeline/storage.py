@@ -71,6 +71,12 @@ class Location:
     def __str__(self) -> str:
         return self.url
 
+    def __fspath__(self) -> str:
+        # Lets code that needs a local file take a local location as it is; a URL is refused right here.
+        if not self.is_local:
+            raise TypeError(f"{self.url} is not on the local disk")
+        return self.url
+
     def __repr__(self) -> str:
         return f"Location({self.url!r})"
 

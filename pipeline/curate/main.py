@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
 from dapt.pipeline.curate.io import HUB_PREFIX, InputFile, detect_format, expand_paths, is_local
+from dapt.pipeline.storage import Location, use_pipeline_options
 from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
     PII_NAMESPACE,
@@ -126,16 +126,33 @@ def summary_table(stats: dict[str, Any]) -> str:
     )
 
 
-def _remove_temporaries(out_dir: Path) -> None:
-    """Drops the tally, the dedup parking shards and WriteToFiles' temp folder, which must be empty by now."""
-    for temp in out_dir.glob(".temp*"):
-        left = [p for p in temp.rglob("*") if p.is_file()]
+TEMPORARIES = ("_tally", "_tmp")
+
+
+def _temp_name(output: str) -> str:
+    """WriteToFiles' temporary folder of one output: each write of the job has its own."""
+    return f".temp_{output.replace('/', '_')}"
+
+
+def _temp_folders(out_dir: Location) -> list[Location]:
+    return [out_dir / _temp_name(name) for name in OUTPUT_FOLDERS]
+
+
+def _remove_temporaries(out_dir: Location) -> None:
+    """Drops the tally, the dedup parking shards and WriteToFiles' temp folders, which must be empty by now."""
+    for temp in _temp_folders(out_dir):
+        left = temp.files()
         if left:
             # fileio only logs a failed final rename; outputs left behind would be silently missing.
-            raise RuntimeError(f"{len(left)} output files were not moved out of {temp}; rerun curate")
-        shutil.rmtree(temp)
-    for sub in ("_tally", "_tmp"):
-        shutil.rmtree(out_dir / sub, ignore_errors=True)
+            raise StageFailed(f"{len(left)} output files were not moved out of {temp}; rerun curate")
+        temp.rmtree()
+    for sub in TEMPORARIES:
+        (out_dir / sub).rmtree()
+
+
+def _gzip_lines(part: Location) -> list[str]:
+    with part.open_read() as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+        return fh.readlines()
 
 
 def _counters(result: Any, namespace: str) -> dict[str, int]:
@@ -166,14 +183,24 @@ def _input_digest(found: InputFile) -> str | None:
     return f"{size}:{digest.hexdigest()}"
 
 
-def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) -> dict:
-    """Runs the curate job into ``out_dir`` (docs/, rejected/, dead_letter/, stats.json, manifest.json)."""
-    out_dir = Path(out_dir)
+# Every output folder of the job; "rejected/*" only when write_rejected is on.
+OUTPUT_FOLDERS = ("docs", "dead_letter", "rejected/read", "rejected/rules", "rejected/dedup", "_tally")
+
+
+def run_curate(
+    cfg: CurateConfig, out_dir: str | Path | Location, beam_args: Sequence[str] = ()
+) -> dict:
+    """Runs the curate job into ``out_dir`` (docs/, rejected/, dead_letter/, stats.json, manifest.json), a
+    local folder or a URL on any Beam filesystem (inputs may be URLs too)."""
+    use_pipeline_options(beam_args)
+    out_dir = Location(out_dir)
     files = _resolve_inputs(cfg)
     # A rerun replaces this stage's outputs; stale shards from an earlier run must not mix in.
-    for sub in ("docs", "rejected", "dead_letter", "_tally", "_tmp", *(p.name for p in out_dir.glob(".temp*"))):
-        shutil.rmtree(out_dir / sub, ignore_errors=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for sub in ("docs", "rejected", "dead_letter", *TEMPORARIES):
+        (out_dir / sub).rmtree()
+    for temp in _temp_folders(out_dir):
+        temp.rmtree()
+    out_dir.mkdir()
     rules = {s.name: cfg.rules_for(s) for s in cfg.sources}
 
     started = time.perf_counter()
@@ -206,15 +233,14 @@ def run_curate(cfg: CurateConfig, out_dir: Path, beam_args: Sequence[str] = ()) 
     )
     folders = [f"docs/{s.name}" for s in cfg.sources] + [name for name in writes if name != "docs"]
     for folder in folders:
-        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+        (out_dir / folder).mkdir()
     for name, records in writes.items():
-        label = name.replace("/", "_")
-        records | f"Write[{name}]" >> WriteOutputs(str(out_dir), len(folders), temp_name=f".temp_{label}")
+        records | f"Write[{name}]" >> WriteOutputs(str(out_dir), len(folders), temp_name=_temp_name(name))
     result = pipeline.run()
     result.wait_until_finish()
     seconds = time.perf_counter() - started
 
-    rows = [json.loads(line) for p in sorted((out_dir / "_tally").glob("part*")) for line in gzip.open(p, "rt")]
+    rows = [json.loads(line) for part in (out_dir / "_tally").files("part*") for line in _gzip_lines(part)]
     _remove_temporaries(out_dir)
     stats = build_stats(rows, cfg)
     check_read_something(stats, len(files), str(out_dir / "dead_letter"))

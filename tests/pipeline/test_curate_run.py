@@ -5,6 +5,8 @@ import base64
 import gzip
 import io
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -155,11 +157,9 @@ def test_beam_args_pass_through_and_local_defaults():
     assert cluster.view_as(DirectOptions).direct_num_workers == 4  # the user's flag wins
 
 
-def test_a_job_that_reads_nothing_fails_instead_of_succeeding_empty(tmp_path, capsys):
+def test_a_job_that_reads_nothing_fails_instead_of_succeeding_empty(tmp_path):
     """Inputs the workers cannot open (as on a cluster whose workers do not see the launcher's disk) end as
     dead letters; a job whose every record is one must fail with one line, not exit 0 with 0 documents."""
-    from dapt.cli import main
-
     (tmp_path / "a.jsonl.gz").write_bytes(b"this is not gzip")
     (tmp_path / "b.jsonl").write_bytes(b"")
     cfg = CurateConfig(sources=[{"name": "x", "paths": [str(tmp_path / "b.jsonl")]}], direct_running_mode="in_memory")
@@ -169,8 +169,10 @@ def test_a_job_that_reads_nothing_fails_instead_of_succeeding_empty(tmp_path, ca
     config = tmp_path / "one.yaml"
     config.write_text(f"curate:\n  direct_running_mode: in_memory\n  sources:\n"
                       f"    - {{name: x, domain: general, paths: ['{tmp_path / 'a.jsonl.gz'}']}}\n")
-    assert main(["curate", str(config), "--run-dir", str(tmp_path / "run")]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("dapt: failed: curate could not read any input: all 1 records of 1 files are dead")
-    assert "Traceback" not in "\n".join(err)
+    proc = subprocess.run([sys.executable, "-m", "dapt", "curate", str(config), "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("dapt: failed: curate could not read any input: all 1 records of 1 files are dead")
+    assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run" / "curated" / "_SUCCESS.json").exists()

@@ -1,0 +1,53 @@
+"""Curate with its inputs and its output folder on S3 (moto's real S3 server): the same result as on disk."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from dapt.pipeline.curate.config import CurateConfig
+from dapt.pipeline.curate.main import run_curate
+from dapt.pipeline.sample.corpus import SOURCE_DOMAIN, SampleConfig, write_sample_corpus
+from dapt.pipeline.storage import Location
+
+
+def folder_lines(root: Location, inputs: str) -> dict[str, list[bytes]]:
+    """Every output folder's sorted lines (workers finish shards in any order), stats without the time, and
+    dead letters' file paths below the input folder (they name where the file is, which differs by design)."""
+    out: dict[str, list[bytes]] = {}
+    for f in root.files():
+        rel = f.url[len(root.url) + 1 :]
+        data = f.read_bytes()
+        if f.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        if f.name == "stats.json":
+            stats = json.loads(data)
+            stats.pop("seconds")
+            data = json.dumps(stats, sort_keys=True).encode()
+        data = data.replace(inputs.encode(), b"<inputs>")
+        if f.name != "manifest.json":  # it names the input paths, which differ by design
+            out.setdefault(rel.rsplit("/", 1)[0] if "/" in rel else rel, []).extend(data.splitlines())
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def _config(raw: str) -> CurateConfig:
+    sources = [{"name": n, "domain": d, "paths": [f"{raw}/{n}.jsonl.gz"]} for n, d in SOURCE_DOMAIN.items()]
+    return CurateConfig(sources=sources, direct_running_mode="in_memory")
+
+
+def test_curate_reads_and_writes_s3_like_local_disk(s3_server, tmp_path: Path):
+    write_sample_corpus(SampleConfig(docs_per_domain=10, general_docs=10, web_docs=40), tmp_path / "raw")
+    bucket = Location(f"s3://{s3_server.bucket}/curate-test")
+    (bucket / "raw").upload(tmp_path / "raw")
+
+    local = run_curate(_config(str(tmp_path / "raw")), tmp_path / "curated")
+    remote = run_curate(_config(f"{bucket}/raw"), bucket / "curated", beam_args=s3_server.beam_args)
+    assert {k: v for k, v in remote.items() if k not in ("seconds", "docs_dir")} == \
+        {k: v for k, v in local.items() if k not in ("seconds", "docs_dir")}
+    assert local["docs_kept"] > 0 and remote["docs_dir"] == f"{bucket}/curated/docs"
+    assert folder_lines(bucket / "curated", f"{bucket}/raw") == \
+        folder_lines(Location(tmp_path / "curated"), str(tmp_path / "raw"))
+    manifest = json.loads((bucket / "curated" / "manifest.json").read_text())
+    assert all(i["path"].startswith("s3://") and i["digest"] for i in manifest["inputs"])
+    assert not list(tmp_path.glob("s3:*")) and not Path("s3:").exists()  # nothing written to a local "s3:" folder
