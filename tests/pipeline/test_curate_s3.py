@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -10,25 +9,7 @@ from dapt.pipeline.curate.config import CurateConfig
 from dapt.pipeline.curate.main import run_curate
 from dapt.pipeline.sample.corpus import SOURCE_DOMAIN, SampleConfig, write_sample_corpus
 from dapt.pipeline.storage import Location
-
-
-def folder_lines(root: Location, inputs: str) -> dict[str, list[bytes]]:
-    """Every output folder's sorted lines (workers finish shards in any order), stats without the time, and
-    dead letters' file paths below the input folder (they name where the file is, which differs by design)."""
-    out: dict[str, list[bytes]] = {}
-    for f in root.files():
-        rel = f.url[len(root.url) + 1 :]
-        data = f.read_bytes()
-        if f.name.endswith(".gz"):
-            data = gzip.decompress(data)
-        if f.name == "stats.json":
-            stats = json.loads(data)
-            stats.pop("seconds")
-            data = json.dumps(stats, sort_keys=True).encode()
-        data = data.replace(inputs.encode(), b"<inputs>")
-        if f.name != "manifest.json":  # it names the input paths, which differ by design
-            out.setdefault(rel.rsplit("/", 1)[0] if "/" in rel else rel, []).extend(data.splitlines())
-    return {k: sorted(v) for k, v in sorted(out.items())}
+from outputs import folder_lines
 
 
 def _config(raw: str) -> CurateConfig:
