@@ -21,14 +21,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dapt.errors import UserError
+from dapt.pretrain.scaling_laws import R_STAR_D, effective_data
 
 log = logging.getLogger(__name__)
 
 GROUPS = ("domain", "general")
-# Muennighoff et al. 2023, eq. 5 fit: R*_D = 15.39, the repetition count at which repeated tokens
-# have lost 1 - 1/e of their value. Below ~4 epochs repeated data is almost as good as new.
-R_STAR = 15.39
-EPOCH_WARN = 4.0
+EPOCH_WARN = 4.0  # below ~4 epochs repeated data is almost as good as new (Muennighoff et al. 2023)
 
 
 class MixConfig(BaseModel):
@@ -47,12 +45,9 @@ class MixConfig(BaseModel):
     max_epochs: float = Field(EPOCH_WARN, gt=0)
 
 
-def effective_tokens(unique: float, epochs: float, r_star: float = R_STAR) -> float:
-    """Muennighoff et al. 2023 eq. 5: D' = U + U * R* * (1 - exp(-R / R*)), with R = epochs - 1 repeats."""
-    if epochs <= 1.0:
-        return unique * epochs  # a partial first pass reads only new tokens
-    repeats = epochs - 1.0
-    return unique + unique * r_star * (1.0 - math.exp(-repeats / r_star))
+def effective_tokens(unique: float, epochs: float) -> float:
+    """What `epochs` passes over `unique` tokens are worth (scaling_laws.effective_data)."""
+    return effective_data(unique, unique * epochs)
 
 
 def _check_number(name: str, value: float, key: str) -> None:
@@ -233,7 +228,7 @@ def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int |
             "total_tokens_arg": total_tokens,
         },
         "eos_id": manifest.get("eos_id"),
-        "formula": "effective = U + U * R* * (1 - exp(-(epochs - 1) / R*)), R* = 15.39 (Muennighoff et al. 2023)",
+        "formula": f"effective = U + U * R* * (1 - exp(-(epochs - 1) / R*)), R* = {R_STAR_D} (Muennighoff et al. 2023)",
         **plan,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

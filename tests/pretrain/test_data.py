@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dapt.errors import UserError
 from dapt.pipeline.tokens.shards import TokenFile, write_token_file
+from dapt.pretrain.scaling_laws import R_STAR_D
 from dapt.pretrain.data import (
     MixConfig,
     MixturePlan,
@@ -124,8 +125,14 @@ def test_source_without_a_group_is_refused(tokens: Path, tmp_path: Path) -> None
 
 def test_effective_tokens_formula() -> None:
     assert effective_tokens(100, 0.5) == 50 and effective_tokens(100, 1.0) == 100
-    assert effective_tokens(100, 5.0) == pytest.approx(100 + 100 * 15.39 * (1 - math.exp(-4 / 15.39)))
+    assert effective_tokens(100, 5.0) == pytest.approx(100 + 100 * R_STAR_D * (1 - math.exp(-4 / R_STAR_D)))
     assert effective_tokens(100, 1000.0) < 100 * 16.4  # saturates at U * (1 + R*)
+
+
+def test_mixture_and_plan_discount_repeats_alike() -> None:
+    from dapt.pretrain.scaling_laws import effective_data
+
+    assert effective_tokens(1e9, 7.5) == effective_data(1e9, 7.5e9)
 
 
 # -- blending -------------------------------------------------------------------------------------
