@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dapt.errors import UserError
 from dapt.pretrain.scaling_laws import R_STAR_D, effective_data
+from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class MixturePlan:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def format_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
+def mixture_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
     """The per-source mixture table (plain text for the terminal, or Markdown for mix.md)."""
     head = ["source", "group", "available", "planned", "share", "epochs", "effective"]
     body = [
@@ -201,13 +202,7 @@ def format_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
     total_avail = sum(r["available_tokens"] for r in plan["sources"])
     total_eff = sum(r["effective_tokens"] for r in plan["sources"] if r["share"] > 0)
     body.append(["total", "", f"{total_avail:,}", f"{plan['total_tokens']:,}", "100.00%", "", f"{total_eff:,}"])
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        return "\n".join(lines)
-    widths = [max(len(str(row[i])) for row in [head, *body]) for i in range(len(head))]
-    fmt = lambda row: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
-    return "\n".join([fmt(head), *(fmt(row) for row in body)])
+    return format_table(head, body, align="llrrrrr", markdown=markdown)
 
 
 def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int | None = None) -> dict[str, Any]:
@@ -240,12 +235,12 @@ def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int |
         f"Total tokens: {plan['total_tokens']:,}; group shares: "
         + ", ".join(f"{g} {100 * s:.1f}%" for g, s in plan["shares"].items()),
         "",
-        format_table(plan, markdown=True),
+        mixture_table(plan, markdown=True),
         "",
         f"Effective tokens: {result['formula']}. Epochs above {cfg.max_epochs:g} are marked !.",
     ]
     if plan["warnings"]:
         md += ["", "## Warnings", "", *(f"- {w}" for w in plan["warnings"])]
     (out_dir / "mix.md").write_text("\n".join(md) + "\n")
-    print(format_table(plan))  # the >max_epochs warnings went to the log in plan_mixture
+    print(mixture_table(plan))  # the >max_epochs warnings went to the log in plan_mixture
     return result
