@@ -130,7 +130,8 @@ def _headline(results: dict[str, Any] | None) -> list[str]:
             text = f"{g} {-c['diff']:+.4f} bits/byte"
             if c["ci95"]:
                 lo, hi = -c["ci95"][1], -c["ci95"][0]
-                verdict = "within noise" if lo <= 0.0 <= hi else ("better" if hi < 0 else "worse")
+                # eval decided it (dapt.eval.bootstrap.verdict); said here from the domain-mix side
+                verdict = {"domain-mix better": "better", "general-only better": "worse"}.get(c["verdict"], c["verdict"])
                 text += f" [{lo:+.4f}, {hi:+.4f}] ({verdict})"
             parts.append(text)
         lines += ["", "Domain-mix minus general-only: " + ", ".join(parts)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dapt.eval.bootstrap import verdict
 from dapt.summary import format_table
 
 Z95 = 1.959964  # two-sided 95 % normal quantile
@@ -68,15 +69,12 @@ def difference(diff: float | None, stderr: float | None, ref_name: str, other_na
         return {"diff": diff, "ci95": None, "verdict": "no stderr", "stderr": None}
     half = Z95 * stderr
     lo, hi = diff - half, diff + half
-    if lo <= 0.0 <= hi:
-        verdict = "within noise"
-    else:
-        verdict = f"{other_name} better" if diff > 0 else f"{ref_name} better"
-        if half == 0.0:
-            # Both models all right or all wrong: the harness's stderr (sample sd / sqrt(n)) is 0 and the
-            # interval has no width; say so rather than let a handful of examples look decisive.
-            verdict += " (stderr 0: interval degenerate)"
-    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict, "stderr": stderr}
+    said = verdict(diff, lo, hi, ref_name, other_name)
+    if half == 0.0 and said != "within noise":
+        # Both models all right or all wrong: the harness's stderr (sample sd / sqrt(n)) is 0 and the
+        # interval has no width; say so rather than let a handful of examples look decisive.
+        said += " (stderr 0: interval degenerate)"
+    return {"diff": diff, "ci95": [lo, hi], "verdict": said, "stderr": stderr}
 
 
 def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
