@@ -29,13 +29,12 @@ DEFAULT_CONFIG = "tiny.yaml"
 
 
 class RunConfig(BaseModel):
-    """Where the run lives and what seeds it."""
+    """Where the run lives. Seeds are per stage (sample.seed, pretrain.seed, eval.seed, ...)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = "tiny"
     dir: str = Field("runs/{name}", description="run directory; {name} is replaced by run.name")
-    seed: int = 1234
 
 
 class BaselineConfig(BaseModel):
