@@ -182,6 +182,8 @@ def describe_validation_error(exc: ValidationError, source: Path | str) -> str:
         parent = first["loc"][:-1]
         valid = _valid_keys(DaptConfig, parent)
         hint = f"unknown key; valid keys here: {', '.join(valid)}" if valid else "unknown key"
+    elif isinstance(first.get("input"), dict):  # a check across a section's keys: the section is no help
+        hint = first["msg"]
     else:
         hint = f"{first['msg']} (got {first.get('input')!r})"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""

@@ -98,3 +98,15 @@ def test_tokenizer_report_stage_uses_the_configured_baseline(tmp_path, monkeypat
     for override, expected in ([], tmp_path / "tokenizer_general"), (["--tokenizer.report.baseline_dir=/base"], Path("/base")):
         stage.execute(Context(cfg=load_config(None, parse_overrides(override), run_dir=tmp_path), run_dir=tmp_path))
         assert seen.pop() == expected
+
+
+@pytest.mark.parametrize("override, key, valid", [
+    ("--curate.rules.gopher_quality.min_wrds=10", "curate.rules.gopher_quality.min_wrds", "min_words"),
+    ("--curate.sources.0.rules.c4.min_sentence=3", "curate.sources.0.rules.c4.min_sentence", "min_sentences"),
+])
+def test_a_typo_inside_curate_rules_is_one_line_naming_the_key(override, key, valid, tmp_path):
+    with pytest.raises(UserError) as err:
+        load_config(REPO / "configs" / "tiny.yaml", parse_overrides([override]), run_dir=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"{key}: unknown key; valid keys here:" in message and valid in message
