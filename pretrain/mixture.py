@@ -144,7 +144,6 @@ class MixturePlan:
 
     sources: tuple[SourcePlan, ...]
     total_tokens: int
-    eos_id: int | None = None  # the tokenizer's EOS (document boundary), for attention reset
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> MixturePlan:
@@ -159,8 +158,7 @@ class MixturePlan:
             )
             for s in obj["sources"]
         )
-        eos_id = obj.get("eos_id")
-        return cls(sources=sources, total_tokens=int(obj["total_tokens"]), eos_id=None if eos_id is None else int(eos_id))
+        return cls(sources=sources, total_tokens=int(obj["total_tokens"]))
 
     @classmethod
     def load(cls, path: str | Path) -> MixturePlan:
@@ -170,8 +168,6 @@ class MixturePlan:
         if not path.is_file():
             raise UserError(f"no mixture plan at {path}; run `dapt mix` first")
         return cls.from_dict(json.loads(path.read_text()))
-
-    from_json = load
 
     @property
     def active(self) -> tuple[SourcePlan, ...]:
