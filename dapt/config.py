@@ -35,13 +35,12 @@ DATA_STAGES = ("sample", "curate", "quality", "select", "tokenizer", "tokenizer_
 
 
 class RunConfig(BaseModel):
-    """Where the run lives and what seeds it."""
+    """Where the run lives. Seeds are per stage (sample.seed, pretrain.seed, eval.seed, ...)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = "tiny"
     dir: str = Field("runs/{name}", description="run directory; {name} is replaced by run.name")
-    seed: int = 1234
 
 
 class BaselineConfig(BaseModel):
@@ -203,6 +202,8 @@ def describe_validation_error(exc: ValidationError, source: Path | str) -> str:
         parent = first["loc"][:-1]
         valid = _valid_keys(DaptConfig, parent)
         hint = f"unknown key; valid keys here: {', '.join(valid)}" if valid else "unknown key"
+    elif isinstance(first.get("input"), dict):  # a check across a section's keys: the section is no help
+        hint = first["msg"]
     else:
         hint = f"{first['msg']} (got {first.get('input')!r})"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""

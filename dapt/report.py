@@ -17,18 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from dapt.config import DaptConfig  # noqa: E402
+from dapt.pretrain.curves import loss_curves  # noqa: E402
 
 MODELS = {"domain-mix": "model", "general-only": "baseline/model"}
 
 
 def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def funnel_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -73,23 +68,21 @@ def plot_funnel(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_losses(run_dir: Path, path: Path) -> dict[str, dict[str, Any]]:
-    """Train and validation losses of both models in one figure; returns each model's curve summary."""
+def plot_model_losses(run_dir: Path, path: Path) -> dict[str, dict[str, Any]]:
+    """Train and validation losses of both models against tokens in one figure (a single run's own
+    plot is pretrain's loss.png); returns each model's curve summary."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     found: dict[str, dict[str, Any]] = {}
     for (name, folder), color in zip(MODELS.items(), ("tab:blue", "tab:orange")):
-        rows = _metrics(run_dir / folder / "metrics.jsonl")
-        if not rows:
+        curves = loss_curves(run_dir / folder / "metrics.jsonl", x="tokens")
+        if not any(curves.values()):
             continue
-        train = [(r["tokens"], r["loss"]) for r in rows if "loss" in r]
-        val = [r for r in rows if "val.domain" in r]
-        found[name] = {"train_points": len(train), "val_points": len(val)}
-        if train:
-            axes[0].plot(*zip(*train), color=color, label=f"{name} train")
+        found[name] = {"train_points": len(curves["train"]), "val_points": len(curves.get("domain", []))}
+        if curves["train"]:
+            axes[0].plot(*zip(*curves["train"]), color=color, label=f"{name} train")
         for group, style in (("domain", "-"), ("general", "--")):
-            pts = [(r["tokens"], r[f"val.{group}"]) for r in val if f"val.{group}" in r]
-            if pts:
-                axes[1].plot(*zip(*pts), style, color=color, marker="o", ms=3, label=f"{name} val {group}")
+            if curves.get(group):
+                axes[1].plot(*zip(*curves[group]), style, color=color, marker="o", ms=3, label=f"{name} val {group}")
     axes[0].set_title("training loss")
     axes[1].set_title("validation loss (solid: domain, dashed: general)")
     for ax in axes:
@@ -137,7 +130,8 @@ def _headline(results: dict[str, Any] | None) -> list[str]:
             text = f"{g} {-c['diff']:+.4f} bits/byte"
             if c["ci95"]:
                 lo, hi = -c["ci95"][1], -c["ci95"][0]
-                verdict = "within noise" if lo <= 0.0 <= hi else ("better" if hi < 0 else "worse")
+                # eval decided it (dapt.eval.bootstrap.verdict); said here from the domain-mix side
+                verdict = {"domain-mix better": "better", "general-only better": "worse"}.get(c["verdict"], c["verdict"])
                 text += f" [{lo:+.4f}, {hi:+.4f}] ({verdict})"
             parts.append(text)
         lines += ["", "Domain-mix minus general-only: " + ", ".join(parts)
@@ -188,7 +182,7 @@ def write_run_report(cfg: DaptConfig, run_dir: Path) -> dict[str, Any]:
     if mix.is_file():
         md += ["## 4. Mixture", "", _demote(mix.read_text(encoding="utf-8")), ""]
 
-    curves = plot_losses(run_dir, out / "losses.png")
+    curves = plot_model_losses(run_dir, out / "losses.png")
     if curves:
         md += ["## 5. Pre-training", "", "| model | steps | tokens | initial loss | final loss | stop reason |",
                "|---|---|---|---|---|---|"]

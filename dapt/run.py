@@ -22,19 +22,20 @@ from dapt.config import DATA_STAGES, DaptConfig, dump_config
 from dapt.errors import UserError
 from dapt.pipeline.storage import Location, use_pipeline_options
 from dapt.stages import STAGE_NAMES, STAGES, Context, Stage
+from dapt.summary import format_table
 
 log = logging.getLogger("dapt")
 
 MARKER = "_SUCCESS.json"
 
 
-def _jsonable(value: Any) -> Any:
+def _changed_settings(value: Any) -> Any:
     # Only the settings that differ from the defaults: a release that adds a defaulted config field
     # must not invalidate every finished stage of an existing run.
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_defaults=True)
     if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
+        return [_changed_settings(v) for v in value]
     return value
 
 
@@ -47,7 +48,7 @@ def _raw_inputs(cfg: DaptConfig) -> list[list[Any]]:
 
 
 def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Location) -> str:
-    parts: dict[str, Any] = {"stage": stage.name, "config": _jsonable(stage.section(cfg))}
+    parts: dict[str, Any] = {"stage": stage.name, "config": _changed_settings(stage.section(cfg))}
     upstream = {}
     for name in stage.upstream:
         marker = run_dir / _stage(name).folder / MARKER
@@ -129,10 +130,6 @@ def run_stages(
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
     """The summary table every command prints at the end."""
-    lines = [f"{'stage':<18} {'status':<7} {'seconds':>8}", "-" * 35]
-    for row in rows:
-        lines.append(f"{row['stage']:<18} {row['status']:<7} {row['seconds']:>8.1f}")
     total = sum(r["seconds"] for r in rows)
-    lines.append("-" * 35)
-    lines.append(f"{'total':<26} {total:>8.1f}")
-    return "\n".join(lines)
+    body = [[r["stage"], r["status"], f"{r['seconds']:.1f}"] for r in rows] + [["total", "", f"{total:.1f}"]]
+    return format_table(["stage", "status", "seconds"], body, align="llr")

@@ -124,7 +124,7 @@ def _tokenizer_report(ctx: Context) -> dict[str, Any]:
     return report_tokenizer(
         ctx.cfg.tokenizer,
         ctx.path("tokenizer"),
-        ctx.path("tokenizer_general"),
+        ctx.cfg.tokenizer.report.baseline_dir or ctx.path("tokenizer_general"),  # the run's own baseline unless one is named
         ctx.path("tokens", "val_text"),
         ctx.path("tokenizer_report"),
     )

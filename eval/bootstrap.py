@@ -56,8 +56,12 @@ def paired_difference(ref: np.ndarray, other: np.ndarray, nbytes: np.ndarray, it
     draws = np.concatenate([_ratios(other, nbytes, idx) - _ratios(ref, nbytes, idx)
                             for idx in _resamples(len(ref), iters, seed)])
     lo, hi = (float(v) for v in np.percentile(draws, [2.5, 97.5]))
+    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict(diff, lo, hi, ref_name, other_name, lower_is_better=True)}
+
+
+def verdict(diff: float, lo: float, hi: float, ref_name: str, other_name: str, lower_is_better: bool = False) -> str:
+    """What a difference other - ref with its 95 % interval [lo, hi] says: "within noise" when the
+    interval holds 0, else which model is better. Every comparison in eval is decided here."""
     if lo <= 0.0 <= hi:
-        verdict = "within noise"
-    else:
-        verdict = f"{other_name} better" if diff < 0 else f"{ref_name} better"
-    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict}
+        return "within noise"
+    return f"{other_name} better" if (diff < 0) == lower_is_better else f"{ref_name} better"

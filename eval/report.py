@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from dapt.eval.bootstrap import verdict
+from dapt.summary import format_table
+
 Z95 = 1.959964  # two-sided 95 % normal quantile
 TASK_METRICS = ("acc", "acc_norm")
 GROUPS = ("domain", "general")
@@ -37,20 +40,13 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def format_table(intrinsic: dict[str, dict[str, dict]]) -> str:
+def intrinsic_table(intrinsic: dict[str, dict[str, dict]]) -> str:
     """Markdown table: one row per model and held-out group (bits/byte first: it is tokenizer-independent)."""
-    lines = [
-        "| model | group | bits/byte | 95 % interval | byte perplexity | word perplexity | docs |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for model, groups in intrinsic.items():
-        for group, row in groups.items():
-            ci = row.get("bits_per_byte_ci95")
-            lines.append(
-                f"| {model} | {group} | {_fmt(row['bits_per_byte'])} | {_interval(ci)} | {_fmt(row['byte_perplexity'])} "
-                f"| {_fmt(row['word_perplexity'], 2)} | {row['docs']} |"
-            )
-    return "\n".join(lines)
+    head = ["model", "group", "bits/byte", "95 % interval", "byte perplexity", "word perplexity", "docs"]
+    rows = [[model, group, _fmt(row["bits_per_byte"]), _interval(row.get("bits_per_byte_ci95")),
+             _fmt(row["byte_perplexity"]), _fmt(row["word_perplexity"], 2), row["docs"]]
+            for model, groups in intrinsic.items() for group, row in groups.items()]
+    return format_table(head, rows, align="llrrrrr", markdown=True)
 
 
 def _interval(ci: list[float] | None, sign: str = "") -> str:
@@ -59,13 +55,10 @@ def _interval(ci: list[float] | None, sign: str = "") -> str:
 
 def intrinsic_diff_table(diffs: dict[str, dict[str, dict]], reference: str) -> str:
     """Markdown: each model's bits/byte minus the reference's per group, with the paired interval."""
-    lines = [f"| model | group | minus `{reference}` (bits/byte) | 95 % interval (paired) | verdict |",
-             "| --- | --- | ---: | ---: | --- |"]
-    for model, groups in diffs.items():
-        for group, cmp in groups.items():
-            diff = f"{cmp['diff']:+.4f}" if cmp["diff"] is not None else "n/a"
-            lines.append(f"| {model} | {group} | {diff} | {_interval(cmp['ci95'], '+')} | {cmp['verdict']} |")
-    return "\n".join(lines)
+    head = ["model", "group", f"minus `{reference}` (bits/byte)", "95 % interval (paired)", "verdict"]
+    rows = [[model, group, f"{cmp['diff']:+.4f}" if cmp["diff"] is not None else "n/a", _interval(cmp["ci95"], "+"),
+             cmp["verdict"]] for model, groups in diffs.items() for group, cmp in groups.items()]
+    return format_table(head, rows, align="llrrl", markdown=True)
 
 
 def difference(diff: float | None, stderr: float | None, ref_name: str, other_name: str) -> dict:
@@ -76,15 +69,12 @@ def difference(diff: float | None, stderr: float | None, ref_name: str, other_na
         return {"diff": diff, "ci95": None, "verdict": "no stderr", "stderr": None}
     half = Z95 * stderr
     lo, hi = diff - half, diff + half
-    if lo <= 0.0 <= hi:
-        verdict = "within noise"
-    else:
-        verdict = f"{other_name} better" if diff > 0 else f"{ref_name} better"
-        if half == 0.0:
-            # Both models all right or all wrong: the harness's stderr (sample sd / sqrt(n)) is 0 and the
-            # interval has no width; say so rather than let a handful of examples look decisive.
-            verdict += " (stderr 0: interval degenerate)"
-    return {"diff": diff, "ci95": [lo, hi], "verdict": verdict, "stderr": stderr}
+    said = verdict(diff, lo, hi, ref_name, other_name)
+    if half == 0.0 and said != "within noise":
+        # Both models all right or all wrong: the harness's stderr (sample sd / sqrt(n)) is 0 and the
+        # interval has no width; say so rather than let a handful of examples look decisive.
+        said += " (stderr 0: interval degenerate)"
+    return {"diff": diff, "ci95": [lo, hi], "verdict": said, "stderr": stderr}
 
 
 def compare(ref: dict, other: dict, ref_name: str, other_name: str) -> dict:
@@ -194,7 +184,7 @@ def tasks_table(report: dict, metric: str) -> str:
     head = ["task", "group", "n", *models]
     for m in others:
         head += [f"{m} − {ref} [95% CI]", "verdict"]
-    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + " |"]
+    body = []
     rows = sorted((r for r in report["tasks"] if r["metric"] == metric),
                   key=lambda r: (GROUPS.index(r["group"]) if r["group"] in GROUPS else 9, r["task"]))
     for r in rows:
@@ -203,13 +193,13 @@ def tasks_table(report: dict, metric: str) -> str:
                  *[_cell(r["scores"][m]) for m in models]]
         for m in others:
             cells += [_diff_cell(r["vs_reference"][m]), r["vs_reference"][m]["verdict"]]
-        lines.append("| " + " | ".join(cells) + " |")
+        body.append(cells)
     for group, avg in report["averages"].get(metric, {}).items():
         cells = [f"**{group} average**", group, str(len(avg["tasks"])), *[_cell(avg["scores"][m]) for m in models]]
         for m in others:
             cells += [_diff_cell(avg["vs_reference"][m]), avg["vs_reference"][m]["verdict"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return format_table(head, body, align="ll" + "r" * (len(head) - 2), markdown=True)
 
 
 def contamination_section(contam: dict | None) -> list[str]:
@@ -220,12 +210,10 @@ def contamination_section(contam: dict | None) -> list[str]:
         f"{contam['train_docs_scanned']} training documents scanned (examples under "
         f"{contam['min_words']} words are not checked).",
         "",
-        "| task | examples | checked | contaminated | fraction |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        format_table(["task", "examples", "checked", "contaminated", "fraction"],
+                     [[task, row["examples"], row["checked"], row["contaminated"], _fmt(row["fraction"], 3)]
+                      for task, row in contam["tasks"].items()], align="lrrrr", markdown=True),
     ]
-    for task, row in contam["tasks"].items():
-        lines.append(f"| {task} | {row['examples']} | {row['checked']} | {row['contaminated']} "
-                     f"| {_fmt(row['fraction'], 3)} |")
     return lines + [""]
 
 
@@ -241,7 +229,7 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
         md += ["## Intrinsic: held-out text (loglikelihood_rolling)", "",
                "Bits per byte = total negative log-likelihood of the documents in bits / their UTF-8 bytes; "
                "lower is better and it compares models with different tokenizers.", "",
-               format_table(report["intrinsic"]), "",
+               intrinsic_table(report["intrinsic"]), "",
                "Intervals: 95 % percentile bootstrap over documents (bits per byte is a ratio of sums, so the "
                "harness has no standard error for it).", ""]
         if report["intrinsic_vs_reference"]:

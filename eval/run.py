@@ -26,6 +26,7 @@ from dapt.errors import UserError
 from dapt.eval.bootstrap import bpb_interval, paired_difference
 from dapt.eval.config import EvalConfig
 from dapt.pipeline.documents import iter_documents
+from dapt.summary import strict_json
 
 # Nothing may be fetched at run time; set before the HF libraries are first imported (they read these
 # once). setdefault: a user with a network who wants the harness's hub tasks can export HF_HUB_OFFLINE=0.
@@ -50,8 +51,9 @@ def run_eval(
     raw results included), report.md/.json/.png and manifest.json. The first model is the reference
     the others are compared with."""
     from dapt.eval.contamination import contamination
-    from dapt.eval.report import format_table, write_report
+    from dapt.eval.report import intrinsic_table, write_report
     from dapt.eval.taskset import example_texts, resolve_tasks, task_manager
+    from lm_eval.utils import handle_non_serializable  # numpy, sets and functions in the harness's results
 
     out_dir = Path(out_dir)
     models = {name: check_model_dir(name, Path(path)) for name, path in models.items()}
@@ -112,11 +114,11 @@ def run_eval(
         "contamination": contam,
         "harness": harness,
     }
-    results = _jsonable(results)
+    results = strict_json(results, handle_non_serializable)
     results_path = out_dir / "results.json"
     results_path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     report = write_report(results, out_dir)
-    print(format_table(results["intrinsic"]))
+    print(intrinsic_table(results["intrinsic"]))
     if specs:
         print(report["tasks_table"])
 
@@ -134,7 +136,7 @@ def run_eval(
         "results": str(results_path),
         "report": {k: v for k, v in report.items() if k != "tasks_table"},
     }
-    (out_dir / "manifest.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    (out_dir / "manifest.json").write_text(json.dumps(strict_json(summary, handle_non_serializable), indent=2) + "\n")
     return summary
 
 
@@ -320,18 +322,3 @@ def intrinsic_scores(raw: dict, held: dict[str, dict], docs: dict[str, tuple[np.
         row["bits_per_byte_ci95"] = bpb_interval(loglik, nbytes, iters, seed) if finite else None
         scores[group] = row
     return scores
-
-
-def _jsonable(obj: Any) -> Any:
-    """The harness's own serializer for numpy/sets/functions, and NaN/inf as null so the JSON is strict."""
-    from lm_eval.utils import handle_non_serializable
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return _jsonable(handle_non_serializable(obj))

@@ -38,7 +38,6 @@ __all__ = [
     "SourcePlan",
     "blend_counts",
     "build_blend",
-    "document_positions",
     "effective_tokens",
     "plan_mixture",
     "run_mix",
@@ -90,25 +89,6 @@ def blend_counts(sources: np.ndarray, m: int) -> np.ndarray:
     onehot = np.zeros((len(sources), m), dtype=np.int64)
     onehot[np.arange(len(sources)), sources] = 1
     return np.cumsum(onehot, axis=0)
-
-
-def document_positions(tokens: np.ndarray, eos_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Position ids restarting after every EOS, and document ids, for attention reset across documents.
-
-    Works on [T] or [B, T]; a token belongs to the document its EOS closes (EOS ends a document).
-    """
-    tokens = np.asarray(tokens)
-    squeeze = tokens.ndim == 1
-    t2 = np.atleast_2d(tokens)
-    n = t2.shape[1]
-    starts = np.zeros(t2.shape, dtype=bool)
-    starts[:, 0] = True
-    starts[:, 1:] = t2[:, :-1] == eos_id
-    idx = np.broadcast_to(np.arange(n), t2.shape)
-    first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)
-    positions = (idx - first).astype(np.int64)
-    doc_ids = (np.cumsum(starts, axis=1) - 1).astype(np.int64)
-    return (positions[0], doc_ids[0]) if squeeze else (positions, doc_ids)
 
 
 class MixtureSampler:
@@ -243,12 +223,6 @@ class MixtureSampler:
         self._fill_rows(first, out)
         self.next_sample = (step + 1) * global_batch
         return out
-
-    def document_positions(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Position ids and document ids of a batch, for attention reset across documents."""
-        if self.plan.eos_id is None:
-            raise UserError("the mix plan records no eos_id; rerun `dapt mix` on tokens from `dapt tokenize`")
-        return document_positions(batch, self.plan.eos_id)
 
     def epochs_read(self, n_samples: int | None = None) -> dict[str, float]:
         """How many epochs of each source the first n samples (default: those consumed) have read."""

@@ -21,14 +21,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dapt.errors import UserError
+from dapt.pretrain.scaling_laws import R_STAR_D, effective_data
+from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
 
 GROUPS = ("domain", "general")
-# Muennighoff et al. 2023, eq. 5 fit: R*_D = 15.39, the repetition count at which repeated tokens
-# have lost 1 - 1/e of their value. Below ~4 epochs repeated data is almost as good as new.
-R_STAR = 15.39
-EPOCH_WARN = 4.0
+EPOCH_WARN = 4.0  # below ~4 epochs repeated data is almost as good as new (Muennighoff et al. 2023)
 
 
 class MixConfig(BaseModel):
@@ -47,12 +46,9 @@ class MixConfig(BaseModel):
     max_epochs: float = Field(EPOCH_WARN, gt=0)
 
 
-def effective_tokens(unique: float, epochs: float, r_star: float = R_STAR) -> float:
-    """Muennighoff et al. 2023 eq. 5: D' = U + U * R* * (1 - exp(-R / R*)), with R = epochs - 1 repeats."""
-    if epochs <= 1.0:
-        return unique * epochs  # a partial first pass reads only new tokens
-    repeats = epochs - 1.0
-    return unique + unique * r_star * (1.0 - math.exp(-repeats / r_star))
+def effective_tokens(unique: float, epochs: float) -> float:
+    """What `epochs` passes over `unique` tokens are worth (scaling_laws.effective_data)."""
+    return effective_data(unique, unique * epochs)
 
 
 def _check_number(name: str, value: float, key: str) -> None:
@@ -148,7 +144,6 @@ class MixturePlan:
 
     sources: tuple[SourcePlan, ...]
     total_tokens: int
-    eos_id: int | None = None  # the tokenizer's EOS (document boundary), for attention reset
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> MixturePlan:
@@ -163,8 +158,7 @@ class MixturePlan:
             )
             for s in obj["sources"]
         )
-        eos_id = obj.get("eos_id")
-        return cls(sources=sources, total_tokens=int(obj["total_tokens"]), eos_id=None if eos_id is None else int(eos_id))
+        return cls(sources=sources, total_tokens=int(obj["total_tokens"]))
 
     @classmethod
     def load(cls, path: str | Path) -> MixturePlan:
@@ -174,8 +168,6 @@ class MixturePlan:
         if not path.is_file():
             raise UserError(f"no mixture plan at {path}; run `dapt mix` first")
         return cls.from_dict(json.loads(path.read_text()))
-
-    from_json = load
 
     @property
     def active(self) -> tuple[SourcePlan, ...]:
@@ -188,7 +180,7 @@ class MixturePlan:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def format_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
+def mixture_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
     """The per-source mixture table (plain text for the terminal, or Markdown for mix.md)."""
     head = ["source", "group", "available", "planned", "share", "epochs", "effective"]
     body = [
@@ -206,13 +198,7 @@ def format_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
     total_avail = sum(r["available_tokens"] for r in plan["sources"])
     total_eff = sum(r["effective_tokens"] for r in plan["sources"] if r["share"] > 0)
     body.append(["total", "", f"{total_avail:,}", f"{plan['total_tokens']:,}", "100.00%", "", f"{total_eff:,}"])
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        return "\n".join(lines)
-    widths = [max(len(str(row[i])) for row in [head, *body]) for i in range(len(head))]
-    fmt = lambda row: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
-    return "\n".join([fmt(head), *(fmt(row) for row in body)])
+    return format_table(head, body, align="llrrrrr", markdown=markdown)
 
 
 def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int | None = None) -> dict[str, Any]:
@@ -233,7 +219,7 @@ def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int |
             "total_tokens_arg": total_tokens,
         },
         "eos_id": manifest.get("eos_id"),
-        "formula": "effective = U + U * R* * (1 - exp(-(epochs - 1) / R*)), R* = 15.39 (Muennighoff et al. 2023)",
+        "formula": f"effective = U + U * R* * (1 - exp(-(epochs - 1) / R*)), R* = {R_STAR_D} (Muennighoff et al. 2023)",
         **plan,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -245,12 +231,12 @@ def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int |
         f"Total tokens: {plan['total_tokens']:,}; group shares: "
         + ", ".join(f"{g} {100 * s:.1f}%" for g, s in plan["shares"].items()),
         "",
-        format_table(plan, markdown=True),
+        mixture_table(plan, markdown=True),
         "",
         f"Effective tokens: {result['formula']}. Epochs above {cfg.max_epochs:g} are marked !.",
     ]
     if plan["warnings"]:
         md += ["", "## Warnings", "", *(f"- {w}" for w in plan["warnings"])]
     (out_dir / "mix.md").write_text("\n".join(md) + "\n")
-    print(format_table(plan))  # the >max_epochs warnings went to the log in plan_mixture
+    print(mixture_table(plan))  # the >max_epochs warnings went to the log in plan_mixture
     return result

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dapt.errors import UserError
 from dapt.pretrain import memory
-from dapt.pretrain.plan_report import format_table, plot_plan
+from dapt.pretrain.plan_report import format_plan, plot_plan
 from dapt.pretrain.scaling_laws import (
     LAWS, LAW_NAMES, PF_DAY, data_constrained_loss, data_constrained_plan, effective_data, optimal_allocation,
     tokens_for_params, training_flops,
@@ -217,7 +217,7 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
                     "inputs": {"n_params": n_params, "available_tokens": available_tokens},
                     "token_target": token_target, "n_params": summary["n_params"]}
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
-    print(format_table(summary))
+    print(format_plan(summary))
     for line in warnings:
         log.warning("plan: %s", line)
     _refuse_if_it_cannot_fit(summary, cfg)

@@ -8,6 +8,7 @@ import numpy as np
 
 from dapt.pretrain import memory
 from dapt.pretrain.scaling_laws import LAW_FIT_RANGE, PF_DAY, optimal_allocation
+from dapt.summary import format_table
 
 
 def _fmt(x: float) -> str:
@@ -17,17 +18,18 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def format_table(s: dict) -> str:
+def format_plan(s: dict) -> str:
+    """What `dapt plan` prints: the sizing rules side by side, data, shape and memory."""
     lines = [f"plan: {s['n_params'] / 1e9:.4g}B parameters, token target {_fmt(s['token_target'])} ({s['reason']})"]
     if s["budget"]:
         lines.append(f"budget: {s['budget']['flops']:.3g} model FLOPs ({s['budget']['flops'] / PF_DAY:.4g} PF-days) "
                      f"from {s['budget']['source']}")
-    lines.append(f"{'rule':<10} {'N':>8} {'D':>8} {'D/N':>6} {'loss(H)':>8} {'loss(B)':>8} {'6ND':>9} "
-                 f"{'+attn':>9} {'PF-days':>9} {'hours':>9}")
-    for r in [*s["laws"].values(), s["plan"]]:
-        lines.append(f"{r['law']:<10} {_fmt(r['n_params']):>8} {_fmt(r['tokens']):>8} {r['tokens_per_param']:>6.1f} "
-                     f"{r['loss_hoffmann']:>8.3f} {r['loss_besiroglu']:>8.3f} {r['flops_6nd']:>9.3g} "
-                     f"{r['flops_with_attention']:>9.3g} {r['pf_days']:>9.3g} {r['wall_clock_hours']:>9.3g}")
+    lines.append(format_table(
+        ["rule", "N", "D", "D/N", "loss(H)", "loss(B)", "6ND", "+attn", "PF-days", "hours"],
+        [[r["law"], _fmt(r["n_params"]), _fmt(r["tokens"]), f"{r['tokens_per_param']:.1f}", f"{r['loss_hoffmann']:.3f}",
+          f"{r['loss_besiroglu']:.3f}", f"{r['flops_6nd']:.3g}", f"{r['flops_with_attention']:.3g}",
+          f"{r['pf_days']:.3g}", f"{r['wall_clock_hours']:.3g}"] for r in [*s["laws"].values(), s["plan"]]],
+        align="lrrrrrrrrr"))
     d = s["data"]
     if d:
         lines.append(f"data: {_fmt(d['unique_tokens'])} unique tokens; plan as sized = {d['epochs']:.2f} epochs "
@@ -63,11 +65,11 @@ def format_table(s: dict) -> str:
     lines.append(f"memory ({conf['gpu']}): {option} -> {conf['total'] / memory.GIB:.1f} GiB/GPU, "
                  f"host {conf['host'] / memory.GIB:.0f} of {m.get('host_gib', float('nan')):.0f} GiB/node, "
                  f"fits={conf['fits']}; lowest that fits: {m['recommended'] or 'none'}")
-    lines.append(f"{'gpu':<14} {'GiB':>6} {'fits':>5} {'GiB/GPU':>8} {'host GiB':>9}  lowest ZeRO option that fits")
-    for r in m["fits"]:
-        lines.append(f"{r['gpu']:<14} {r['capacity_gib']:>6.1f} {str(r['fits']):>5} {r['per_gpu_gib']:>8.1f} "
-                     f"{r['host_gib_per_node']:>9.0f}  "
-                     f"{r['recommended'] or 'nothing fits'}")
+    lines.append(format_table(
+        ["gpu", "GiB", "fits", "GiB/GPU", "host GiB", "lowest ZeRO option that fits"],
+        [[r["gpu"], f"{r['capacity_gib']:.1f}", r["fits"], f"{r['per_gpu_gib']:.1f}", f"{r['host_gib_per_node']:.0f}",
+          r["recommended"] or "nothing fits"] for r in m["fits"]],
+        align="lrrrrl"))
     return "\n".join(lines)
 
 

@@ -84,11 +84,6 @@ def count_params(shape: ModelShape) -> int:
     return embed + shape.n_layers * layer_params(shape) + shape.d_model + head  # + final norm
 
 
-def non_embedding_params(shape: ModelShape) -> int:
-    """Kaplan et al. 2020's N: parameters excluding the embedding and LM-head matrices."""
-    return shape.n_layers * layer_params(shape) + shape.d_model
-
-
 def largest_layer_params(shape: ModelShape) -> int:
     """Largest parameter count held directly by one module, as DeepSpeed's ZeRO-3 estimator measures it.
 

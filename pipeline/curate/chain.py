@@ -93,15 +93,18 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
 
     if rules.c4.enabled:
         c4 = rules.c4
-        cleaned = text
+        cleaned, dropped = text, {}
         if c4.clean_lines:
-            cleaned = c4_clean(
-                text, signals, terminal_punct=c4.terminal_punct, min_words_per_line=c4.min_words_per_line,
+            cleaned, found = c4_clean(
+                text, terminal_punct=c4.terminal_punct, min_words_per_line=c4.min_words_per_line,
                 max_word_length=c4.max_word_length, remove_javascript=c4.remove_javascript,
                 remove_policy=c4.remove_policy, remove_citations=c4.remove_citations,
             )
-        reason = c4_page(text, cleaned, signals, min_sentences=c4.min_sentences, lorem_ipsum=c4.lorem_ipsum,
-                         curly_bracket=c4.curly_bracket)
+            signals.update(found)
+            dropped = found["c4_lines_dropped"]
+        reason, found = c4_page(text, cleaned, dropped, min_sentences=c4.min_sentences, lorem_ipsum=c4.lorem_ipsum,
+                                curly_bracket=c4.curly_bracket)
+        signals.update(found)
         if reason:
             return Outcome(text, reason, signals)
         if cleaned is not text:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, SerializationInfo, ValidationError, field_validator, model_serializer,
+    model_validator,
+)
 
 Domain = Literal["legal", "medical", "financial", "general"]
 PiiKind = Literal["email", "phone", "ip", "card", "ssn"]
@@ -121,6 +124,31 @@ class RuleConfig(_Strict):
     pii: PiiRules = Field(default_factory=PiiRules)
 
 
+class RuleOverrides(RuleConfig):
+    """Rule settings a user wrote (``curate.rules``, a source's ``rules``), checked like RuleConfig; only
+    the keys set apply. Dumped, compared and fingerprinted as those keys, so stating a published default
+    (which may undo a domain default) counts, and a resolved config read back sets nothing more."""
+
+    @model_serializer(mode="wrap")
+    def _only_set_keys(self, handler: Any, info: SerializationInfo) -> dict[str, Any]:
+        # RuleConfig's own serializer: every value, whatever the caller excludes, then only the set ones
+        return _set_keys(self, RuleConfig.__pydantic_serializer__.to_python(self, mode=info.mode))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuleOverrides) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _set_keys(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``dumped`` (a dump of ``model``) that was set, nested models included."""
+    out = {}
+    for key in model.model_fields_set:
+        value = getattr(model, key)
+        out[key] = _set_keys(value, dumped[key]) if isinstance(value, BaseModel) else dumped[key]
+    return {k: out[k] for k in dumped if k in out}
+
+
 # Per-domain departures from the web defaults. Each one is there because real domain text in
 # ../shared/corpus failed the web rule while being exactly the text the domain model must see
 # (bench/results/curate*.json has the per-domain kept fractions; tests/pipeline/test_rules_domains.py the cases).
@@ -196,8 +224,8 @@ class SourceConfig(_Strict):
     hf_dataset: str | None = None
     hf_config: str | None = None
     hf_split: str = "train"
-    # Overrides of RuleConfig for this source only, nested like it (unknown keys are refused at load time).
-    rules: dict[str, Any] = Field(default_factory=dict)
+    # Overrides of RuleConfig for this source only, nested like it.
+    rules: RuleOverrides = Field(default_factory=RuleOverrides)
 
     @field_validator("paths", mode="before")
     @classmethod
@@ -209,9 +237,8 @@ class CurateConfig(_Strict):
     """Curate settings. Every field has a default so an empty `curate:` section is valid."""
 
     sources: list[SourceConfig] = Field(default_factory=list)
-    # Rule settings for every source, nested like RuleConfig; only the keys given here are applied, on top
-    # of the per-domain defaults.
-    rules: dict[str, Any] = Field(default_factory=dict)
+    # Rule settings for every source; only the keys given here are applied, on top of the per-domain defaults.
+    rules: RuleOverrides = Field(default_factory=RuleOverrides)
     dedup: bool = True
     write_rejected: bool = True
     # Dead letters keep at most this many raw bytes of the bad record (base64); the full size is noted.
@@ -227,18 +254,17 @@ class CurateConfig(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique; rename {dupes} in curate.sources")
-        try:
-            RuleConfig(**self.rules)
-        except ValueError as err:
-            raise ValueError(f"curate.rules: {err}") from None
         for source in self.sources:
             try:
                 self.rules_for(source)
-            except ValueError as err:
-                raise ValueError(f"curate.sources[{source.name}].rules: {err}") from None
+            except ValidationError as err:  # each part is valid alone but not with the others
+                first = err.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"curate.sources[{source.name}].rules{'.' + where if where else ''} once "
+                                 f"merged with curate.rules: {first['msg']}") from None
         return self
 
     def rules_for(self, source: SourceConfig) -> RuleConfig:
         """Resolved rules of a source: published < domain defaults < `curate.rules` < the source's `rules`."""
-        merged = deep_merge(deep_merge(DOMAIN_RULES[source.domain], self.rules), source.rules)
+        merged = deep_merge(deep_merge(DOMAIN_RULES[source.domain], self.rules.model_dump()), source.rules.model_dump())
         return RuleConfig(**merged)

@@ -1,12 +1,15 @@
 """C4 line and page rules (Raffel et al. 2020, §2.2; TFDS ``c4_utils.py``), pure functions.
 
-The line rules *clean* a page (they drop lines); the page rules drop the whole page. The bad-words list
+The line rules *clean* a page (they drop lines); the page rules drop the whole page. Each returns its
+result and the signals it computed (a dict for the document's record); neither writes into its input.
+The bad-words list
 rule is left out: it needs a download, and domain text (anatomy, criminal law) trips it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # TFDS c4_utils: Wikipedia-style citation markers are removed before the line checks.
@@ -29,7 +32,6 @@ def count_sentences(line: str) -> int:
 
 def c4_clean(
     text: str,
-    signals: dict[str, Any],
     *,
     terminal_punct: bool = True,
     min_words_per_line: int = 3,
@@ -37,8 +39,9 @@ def c4_clean(
     remove_javascript: bool = True,
     remove_policy: bool = True,
     remove_citations: bool = True,
-) -> str:
-    """C4's line filter: returns the page with the failing lines removed (empty when none survive)."""
+) -> tuple[str, dict[str, Any]]:
+    """C4's line filter: the page with the failing lines removed (empty when none survive), and
+    ``{"c4_lines_dropped": {rule: lines}}`` (rules that dropped none left out)."""
     kept: list[str] = []
     dropped = {"no_terminal_punct": 0, "few_words": 0, "long_word": 0, "javascript": 0, "policy": 0}
     for line in text.split("\n"):
@@ -65,32 +68,29 @@ def c4_clean(
             dropped["policy"] += 1
             continue
         kept.append(line)
-    signals["c4_lines_dropped"] = {k: v for k, v in dropped.items() if v}
-    return "\n".join(kept)
+    return "\n".join(kept), {"c4_lines_dropped": {k: v for k, v in dropped.items() if v}}
 
 
 def c4_page(
     original: str,
     cleaned: str,
-    signals: dict[str, Any],
+    lines_dropped: Mapping[str, int],
     *,
     min_sentences: int = 5,
     lorem_ipsum: bool = True,
     curly_bracket: bool = True,
-) -> str | None:
-    """C4's page rules on the page before (bracket, lorem ipsum) and after (sentences) line cleaning."""
+) -> tuple[str | None, dict[str, Any]]:
+    """C4's page rules on the page before (bracket, lorem ipsum) and after (sentences) line cleaning:
+    the drop reason (None: keep) and ``{"c4_sentences": n}`` once sentences are counted.
+    ``lines_dropped`` is what c4_clean dropped (it names the reason when no line is left)."""
     lower = original.lower()
     if lorem_ipsum and "lorem ipsum" in lower:
-        return "c4/lorem_ipsum"
+        return "c4/lorem_ipsum", {}
     if curly_bracket and "{" in original:
-        return "c4/curly_bracket"
+        return "c4/curly_bracket", {}
     if not cleaned:
-        lines_dropped = signals.get("c4_lines_dropped", {})
         if lines_dropped and max(lines_dropped, key=lines_dropped.get) == "no_terminal_punct":
-            return "c4/no_terminal_punct"
-        return "c4/no_lines_left"
+            return "c4/no_terminal_punct", {}
+        return "c4/no_lines_left", {}
     sentences = sum(count_sentences(line) for line in cleaned.split("\n"))
-    signals["c4_sentences"] = sentences
-    if sentences < min_sentences:
-        return "c4/too_few_sentences"
-    return None
+    return ("c4/too_few_sentences" if sentences < min_sentences else None), {"c4_sentences": sentences}

@@ -86,8 +86,10 @@ def duplicate_fraction(items: list[str]) -> tuple[float, int]:
     return dup_items / max(len(items), 1), dup_chars
 
 
-def ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
-    """One 64-bit hash per word n-gram (position i covers words i..i+n-1); wraps around on overflow."""
+def _ngram_keys(word_hashes: np.ndarray, n: int) -> np.ndarray:
+    """One 64-bit key per word n-gram of one document (position i covers words i..i+n-1), to group equal
+    n-grams; wraps around on overflow. Not rules.ngrams.ngram_hashes (the shingles dedup and
+    decontamination compare across documents): no mixing, and a text shorter than n has none."""
     h = word_hashes[: len(word_hashes) - n + 1].copy()
     for k in range(1, n):
         h *= np.uint64(1_000_003)
@@ -107,7 +109,7 @@ def top_ngram_char_fraction(word_hashes: np.ndarray, lengths: np.ndarray, n: int
     """Characters of the most frequent word n-gram (its words and inner spaces, at every occurrence) / all."""
     if len(word_hashes) < n:
         return 0.0
-    order, starts = _groups(ngram_hashes(word_hashes, n))
+    order, starts = _groups(_ngram_keys(word_hashes, n))
     counts = np.diff(np.append(starts, len(order)))
     best = int(np.argmax(counts))
     if counts[best] < 2:
@@ -125,7 +127,7 @@ def duplicate_ngram_char_fraction(word_hashes: np.ndarray, lengths: np.ndarray, 
     n_grams = len(word_hashes) - n + 1
     if n_grams < 2:
         return 0.0
-    order, starts = _groups(ngram_hashes(word_hashes, n))
+    order, starts = _groups(_ngram_keys(word_hashes, n))
     if len(starts) == n_grams:
         return 0.0  # every n-gram is distinct
     # The earliest position of each group is the original; every other position is a repeat.

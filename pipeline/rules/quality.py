@@ -18,11 +18,6 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def is_symbol(word: str) -> bool:
-    """True for a token made only of punctuation (e.g. '&', '--', '§')."""
-    return not word.strip(PUNCTUATION)
-
-
 def symbol_words(text: str) -> list[str]:
     """The words of ``text`` made only of punctuation (found by one regex pass, not a Python loop)."""
     return _SYMBOL_WORD.findall(text)

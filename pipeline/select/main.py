@@ -37,6 +37,7 @@ from dapt.pipeline.select.transforms import (
     word_count,
     write_json,
 )
+from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
 
@@ -240,18 +241,14 @@ _COLUMNS = (
 
 def format_summary(stats: dict[str, Any]) -> str:
     """The table printed at the end of `dapt select` (documents per fate, token fractions)."""
-    head = f"{'source':<24}" + "".join(f" {label:>9}" for _, label in _COLUMNS)
-    head += f" {'lines -w':>9} {'routed':>7} {'kept tok':>9} {'achieved':>9} {'target':>7}"
-    lines = ["select: documents per fate, words cut by line dedup, kept-token fraction", head, "-" * len(head)]
-    for source, s in stats["sources"].items():
-        sel = s["selection"]
-        row = f"{source:<24}" + "".join(f" {s[f]['docs']:>9}" for f, _ in _COLUMNS)
-        row += f" {s[LINES_REMOVED]['words']:>9} {sum(s['routed'].values()):>7}"
-        row += f" {_frac(s['kept_token_fraction']):>9} {_frac(sel['achieved_token_fraction']):>9}"
-        row += f" {sel['target_token_fraction']:>7.3f}"
-        lines.append(row)
+    head = ["source", *(label for _, label in _COLUMNS), "lines -w", "routed", "kept tok", "achieved", "target"]
+    rows = [[source, *(s[f]["docs"] for f, _ in _COLUMNS), s[LINES_REMOVED]["words"], sum(s["routed"].values()),
+             _frac(s["kept_token_fraction"]), _frac(s["selection"]["achieved_token_fraction"]),
+             f"{s['selection']['target_token_fraction']:.3f}"] for source, s in stats["sources"].items()]
     t = stats["totals"]
-    lines.append(f"{'TOTAL':<24}" + "".join(f" {t[f]['docs']:>9}" for f, _ in _COLUMNS) + f" {t[LINES_REMOVED]['words']:>9}")
+    rows.append(["TOTAL", *(t[f]["docs"] for f, _ in _COLUMNS), t[LINES_REMOVED]["words"], "", "", "", ""])
+    lines = ["select: documents per fate, words cut by line dedup, kept-token fraction",
+             format_table(head, rows, align="l" + "r" * (len(head) - 1))]
     hist = ", ".join(f"{k}:{v}" for k, v in stats["clusters"]["histogram"].items()) or "none"
     lines.append(f"near-duplicate clusters: {stats['clusters']['count']} (size:count {hist})")
     if stats["routed"]["docs"]:

@@ -80,3 +80,33 @@ def test_missing_and_malformed_config_files(tmp_path):
 def test_argument_that_is_not_an_override_is_refused():
     with pytest.raises(UserError, match="--section.key=value"):
         parse_overrides(["--verbose"])
+
+
+def test_run_has_no_seed_of_its_own(tmp_path):
+    """Every stage states its own seed; a run-wide one that nothing read is refused, naming the stage keys."""
+    with pytest.raises(UserError, match=r"run\.seed: unknown key; valid keys here: dir, name$"):
+        load_config(REPO / "configs" / "tiny.yaml", parse_overrides(["--run.seed=7"]), run_dir=tmp_path)
+
+
+def test_tokenizer_report_stage_uses_the_configured_baseline(tmp_path, monkeypatch):
+    import dapt.tokenizer.report
+    from dapt.stages import STAGES, Context
+
+    seen = []
+    monkeypatch.setattr(dapt.tokenizer.report, "report_tokenizer", lambda cfg, tok, base, held, out: seen.append(base))
+    stage = next(s for s in STAGES if s.name == "tokenizer_report")
+    for override, expected in ([], tmp_path / "tokenizer_general"), (["--tokenizer.report.baseline_dir=/base"], Path("/base")):
+        stage.execute(Context(cfg=load_config(None, parse_overrides(override), run_dir=tmp_path), run_dir=tmp_path))
+        assert seen.pop() == expected
+
+
+@pytest.mark.parametrize("override, key, valid", [
+    ("--curate.rules.gopher_quality.min_wrds=10", "curate.rules.gopher_quality.min_wrds", "min_words"),
+    ("--curate.sources.0.rules.c4.min_sentence=3", "curate.sources.0.rules.c4.min_sentence", "min_sentences"),
+])
+def test_a_typo_inside_curate_rules_is_one_line_naming_the_key(override, key, valid, tmp_path):
+    with pytest.raises(UserError) as err:
+        load_config(REPO / "configs" / "tiny.yaml", parse_overrides([override]), run_dir=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"{key}: unknown key; valid keys here:" in message and valid in message

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dapt.eval.bootstrap import bits_per_byte, bpb_interval, paired_difference
+from dapt.eval.bootstrap import bits_per_byte, bpb_interval, paired_difference, verdict
 
 
 def docs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +58,14 @@ def test_paired_difference_refuses_unpaired_input_and_reports_a_diverged_model()
     diverged = loglik.copy()
     diverged[3] = -np.inf
     assert paired_difference(loglik, diverged, nbytes, iters=10, ref_name="a", other_name="b")["verdict"] == "missing"
+
+
+@pytest.mark.parametrize("diff, lo, hi, lower_is_better, said", [
+    (0.01, -0.02, 0.04, False, "within noise"),
+    (0.05, 0.01, 0.09, False, "b better"),   # accuracy: higher is better
+    (-0.05, -0.09, -0.01, False, "a better"),
+    (-0.05, -0.09, -0.01, True, "b better"),  # bits per byte: lower is better
+    (0.05, 0.01, 0.09, True, "a better"),
+])
+def test_one_verdict_for_every_comparison(diff, lo, hi, lower_is_better, said) -> None:
+    assert verdict(diff, lo, hi, "a", "b", lower_is_better=lower_is_better) == said

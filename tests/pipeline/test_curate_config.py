@@ -8,7 +8,7 @@ from dapt.pipeline.curate.config import CurateConfig
 
 def test_empty_config_is_valid():
     cfg = CurateConfig()
-    assert cfg.sources == [] and cfg.rules == {} and cfg.direct_running_mode == "multi_processing"
+    assert cfg.sources == [] and cfg.rules.model_dump() == {} and cfg.direct_running_mode == "multi_processing"
 
 
 def test_rules_resolve_published_then_domain_then_global_then_source():
@@ -43,3 +43,15 @@ def test_rules_resolve_published_then_domain_then_global_then_source():
 def test_mistakes_name_the_key(data, message):
     with pytest.raises(ValidationError, match=message):
         CurateConfig(**data)
+
+
+def test_rule_overrides_keep_only_what_was_written():
+    """Stating a published default still overrides the domain's (legal relaxes min_alpha_words_ratio to
+    0.6), counts in the run's fingerprint, and a resolved config read back sets nothing more."""
+    legal = {"name": "a", "domain": "legal", "paths": ["x"]}
+    cfg = CurateConfig(rules={"gopher_quality": {"min_alpha_words_ratio": 0.8}}, sources=[legal])
+    assert cfg.rules_for(cfg.sources[0]).gopher_quality.min_alpha_words_ratio == 0.8
+    assert CurateConfig(sources=[legal]).rules_for(cfg.sources[0]).gopher_quality.min_alpha_words_ratio == 0.6
+    assert cfg.model_dump(exclude_defaults=True)["rules"] == {"gopher_quality": {"min_alpha_words_ratio": 0.8}}
+    assert CurateConfig.model_validate(cfg.model_dump(mode="json")).model_dump() == cfg.model_dump()
+    assert CurateConfig().model_dump(exclude_defaults=True) == {}

@@ -28,13 +28,13 @@ GOOD = "The council approved the new budget on Monday after a long debate."
     ],
 )
 def test_c4_line_rules(line, kept):
-    signals = {}
-    cleaned = c4_clean(line, signals)
+    cleaned, signals = c4_clean(line)
     assert bool(cleaned) == kept
+    assert bool(signals["c4_lines_dropped"]) != kept
 
 
 def test_citations_are_removed_from_kept_lines():
-    assert c4_clean("The bridge opened in 1932.[3][edit]", {}) == "The bridge opened in 1932."
+    assert c4_clean("The bridge opened in 1932.[3][edit]") == ("The bridge opened in 1932.", {"c4_lines_dropped": {}})
 
 
 FIVE = " ".join([GOOD] * 5)
@@ -55,8 +55,18 @@ FIVE = " ".join([GOOD] * 5)
     ],
 )
 def test_c4_page_rules(page, reason):
-    signals = {}
-    assert c4_page(page, c4_clean(page, signals), signals) == reason
+    cleaned, signals = c4_clean(page)
+    assert c4_page(page, cleaned, signals["c4_lines_dropped"])[0] == reason
+
+
+def test_c4_rules_return_their_signals_and_leave_their_inputs_alone():
+    page = "Home\nAbout us\nProducts and services"
+    cleaned, signals = c4_clean(page)
+    dropped = signals["c4_lines_dropped"]
+    assert (cleaned, dropped) == ("", {"no_terminal_punct": 3})
+    assert c4_page(page, cleaned, dropped) == ("c4/no_terminal_punct", {})
+    assert dropped == {"no_terminal_punct": 3}
+    assert c4_page(FIVE, FIVE, {}) == (None, {"c4_sentences": 5})
 
 
 def test_count_sentences():

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from dapt.errors import UserError
 from dapt.pipeline.tokens.shards import TokenFile, write_token_file
+from dapt.pretrain.scaling_laws import R_STAR_D
 from dapt.pretrain.data import (
     MixConfig,
     MixturePlan,
     MixtureSampler,
     blend_counts,
     build_blend,
-    document_positions,
     effective_tokens,
     run_mix,
     validation_batches,
@@ -124,8 +124,14 @@ def test_source_without_a_group_is_refused(tokens: Path, tmp_path: Path) -> None
 
 def test_effective_tokens_formula() -> None:
     assert effective_tokens(100, 0.5) == 50 and effective_tokens(100, 1.0) == 100
-    assert effective_tokens(100, 5.0) == pytest.approx(100 + 100 * 15.39 * (1 - math.exp(-4 / 15.39)))
+    assert effective_tokens(100, 5.0) == pytest.approx(100 + 100 * R_STAR_D * (1 - math.exp(-4 / R_STAR_D)))
     assert effective_tokens(100, 1000.0) < 100 * 16.4  # saturates at U * (1 + R*)
+
+
+def test_mixture_and_plan_discount_repeats_alike() -> None:
+    from dapt.pretrain.scaling_laws import effective_data
+
+    assert effective_tokens(1e9, 7.5) == effective_data(1e9, 7.5e9)
 
 
 # -- blending -------------------------------------------------------------------------------------
@@ -227,23 +233,13 @@ def test_random_access_and_ranks_match_the_single_stream(tmp_path_factory: pytes
         assert np.array_equal(np.concatenate(parts), b.batch(step, 12))
 
 
-def test_epochs_read_and_attention_reset(sampler: MixtureSampler) -> None:
-    assert sampler.plan.eos_id == EOS
+def test_epochs_read(sampler: MixtureSampler) -> None:
     for step in range(40):
         sampler.batch(step, 16)
     epochs = sampler.epochs_read()
     planned = {s.name: s.share * 640 * 32 / s.available_tokens for s in sampler.sources}
     assert epochs.keys() == planned.keys()
     assert all(abs(epochs[n] - planned[n]) < 0.05 * planned[n] + 0.01 for n in epochs)
-    batch = sampler.batch(0, 4)
-    pos, doc = sampler.document_positions(batch)
-    assert pos.shape == batch.shape and (pos[:, 0] == 0).all()
-    after_eos = np.zeros(batch.shape, dtype=bool)
-    after_eos[:, 1:] = batch[:, :-1] == EOS
-    inside = ~after_eos
-    inside[:, 0] = False
-    assert (pos[after_eos] == 0).all() and (pos[inside] > 0).all()
-    assert (np.diff(doc, axis=1) == after_eos[:, 1:]).all()  # a new document id exactly after each EOS
 
 
 def test_stream_shares_match_the_plan(sampler: MixtureSampler) -> None:
@@ -252,7 +248,7 @@ def test_stream_shares_match_the_plan(sampler: MixtureSampler) -> None:
     assert np.abs(counts - n * sampler.shares).max() <= 1.0
 
 
-# -- validation and attention reset -------------------------------------------------------------------
+# -- validation --------------------------------------------------------------------------------------
 def test_validation_batches_are_fixed_and_per_group(tokens: Path) -> None:
     a = list(validation_batches(tokens, "domain", seq_len=16, batch_size=4, max_batches=None))
     b = list(validation_batches(tokens, "domain", seq_len=16, batch_size=4, max_batches=None))
@@ -269,12 +265,3 @@ def test_validation_without_held_out_tokens_is_a_user_error(tmp_path: Path) -> N
     tokens = make_tokens(tmp_path, {"books": SOURCES["books"], "fin": SOURCES["fin"]})
     with pytest.raises(UserError, match="val_fraction"):
         next(validation_batches(tokens, "general", seq_len=16, batch_size=4))
-
-
-def test_document_positions_reset_after_eos() -> None:
-    tokens = np.array([5, 6, EOS, 7, EOS, EOS, 8, 9])
-    pos, doc = document_positions(tokens, EOS)
-    assert pos.tolist() == [0, 1, 2, 0, 1, 0, 0, 1]
-    assert doc.tolist() == [0, 0, 0, 1, 1, 2, 3, 3]
-    pos2, doc2 = document_positions(np.stack([tokens, tokens]), EOS)
-    assert pos2.shape == (2, 8) and pos2[1].tolist() == pos.tolist() and doc2[1].tolist() == doc.tolist()
