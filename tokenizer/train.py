@@ -240,7 +240,28 @@ def save_for_transformers(tok: Tokenizer, cfg: TokenizerConfig, out_dir: Path, e
         # Byte-level decoding is exact; the "clean up" pass would drop spaces before punctuation.
         clean_up_tokenization_spaces=False,
     )
+    save_portable(fast, out_dir)
+
+
+def save_portable(fast: Any, out_dir: Path) -> None:
+    """save_pretrained, then tokenizer_config.json rewritten so transformers 4.x and 5.x both load it.
+
+    transformers 5 names its fast class "TokenizersBackend" (4.x has no such class; both know
+    "PreTrainedTokenizerFast", which 5.x aliases to it) and writes extra special tokens as a list under
+    "extra_special_tokens", where 4.x expects a dict and calls .keys() on it; 4.x's list key is
+    "additional_special_tokens", which 5.x still reads.
+    """
+    out_dir = Path(out_dir)
     fast.save_pretrained(str(out_dir))
+    path = out_dir / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    extra = config.pop("extra_special_tokens", None)
+    if isinstance(extra, dict):  # 4.x's named extras ({"image_token": "<img>"}): both versions read a dict
+        config["extra_special_tokens"] = extra
+    elif extra:
+        config["additional_special_tokens"] = list(extra)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def load_tokenizer(tokenizer_dir: Path) -> Any:

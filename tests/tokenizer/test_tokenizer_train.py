@@ -135,6 +135,22 @@ def test_extra_special_tokens_and_vocab_padding(corpus, tmp_path):
     assert tok.decode(ids, skip_special_tokens=True) == "a  b"
 
 
+@pytest.mark.parametrize("extras", [[], ["<|doc|>"]])
+def test_saved_config_loads_in_transformers_4_as_well_as_5(corpus, tmp_path, extras):
+    """pyproject allows transformers>=4.46: 4.x looks tokenizer_class up by name (5.x writes
+    "TokenizersBackend", which 4.x lacks) and calls .keys() on extra_special_tokens (5.x writes a list)."""
+    from transformers import PreTrainedTokenizerFast
+
+    train_tokenizer(tiny_cfg(extra_special_tokens=extras), corpus, tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"  # the one fast class both majors have
+    assert not isinstance(config.get("extra_special_tokens"), list)
+    assert config.get("additional_special_tokens", []) == extras  # 4.x's list key; 5.x reads it too
+    direct, auto = PreTrainedTokenizerFast.from_pretrained(str(tmp_path)), AutoTokenizer.from_pretrained(str(tmp_path))
+    assert direct.get_vocab() == auto.get_vocab()
+    assert direct.all_special_tokens == auto.all_special_tokens and set(extras) <= set(auto.all_special_tokens)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=200))
 @example(text="§ 1983(a)(2)")
