@@ -234,7 +234,13 @@ def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None
         module.save_pretrained(str(hf_dir), state_dict=state_dict, safe_serialization=True)
         module.config.use_cache = False
         portable_model_config(hf_dir / "config.json")
-        save_portable(AutoTokenizer.from_pretrained(str(tokenizer_dir)), hf_dir)
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        if tok.eos_token is not None and tok.bos_token != tok.eos_token:
+            # The model saw EOS before every training document (the token files' only boundary) and no
+            # other BOS; lm-eval puts the tokenizer's BOS before each window (tokenizer folders saved
+            # before BOS became the boundary name "<s>", which never occurs in training).
+            tok.bos_token = tok.eos_token
+        save_portable(tok, hf_dir)
     _barrier()
 
 

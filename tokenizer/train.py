@@ -231,7 +231,7 @@ def save_for_transformers(tok: Tokenizer, cfg: TokenizerConfig, out_dir: Path, e
 
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        bos_token=cfg.bos_token,
+        bos_token=cfg.eos_token,  # the document boundary is the BOS too (see TokenizerConfig.eos_token)
         eos_token=cfg.eos_token,
         pad_token=cfg.pad_token,
         unk_token=cfg.unk_token,
@@ -360,7 +360,7 @@ def train_tokenizer(
         "vocab_size": tok.get_vocab_size(with_added_tokens=True),
         "learned_vocab_size": learned,
         "reserved_tokens": len(reserved),
-        "bos_id": vocab[cfg.bos_token],
+        "bos_id": vocab[cfg.eos_token],
         "eos_id": vocab[cfg.eos_token],
         "pad_id": vocab[cfg.pad_token],
         "unk_id": vocab[cfg.unk_token],

@@ -81,3 +81,24 @@ def test_exported_config_states_rope_theta_where_transformers_4_reads_it(exporte
     assert config["rope_theta"] == config["rope_parameters"]["rope_theta"] == ModelConfig().rope_theta
     assert config["torch_dtype"] == config["dtype"]
     AutoModelForCausalLM.from_pretrained(exported["hf"])  # 5.x still loads the folder
+
+
+def test_model_tokenizer_and_token_files_agree_on_bos_eos_and_the_document_boundary(exported):
+    """The token lm-eval puts before every rolling window (the tokenizer's BOS) is the token the model saw
+    before every training document (the EOS the token files put after each document)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    model = AutoModelForCausalLM.from_pretrained(exported["hf"])
+    tok = AutoTokenizer.from_pretrained(exported["hf"])
+    gen = GenerationConfig.from_pretrained(exported["hf"])
+    ids = (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+    assert (model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id) == ids
+    assert (gen.bos_token_id, gen.eos_token_id, gen.pad_token_id) == ids
+    manifest = json.loads((exported["tokens"] / "manifest.json").read_text())
+    assert manifest["eos_id"] == tok.eos_token_id
+    assert tok.bos_token_id == tok.eos_token_id  # one boundary token: a document starts after it
+    # In the token files the boundary follows every document and appears nowhere else.
+    (bin_path,) = sorted((exported["tokens"] / "train").glob("legal*.bin"))
+    tokens = TokenFile(bin_path.with_suffix(""))
+    assert int((tokens.tokens == tok.eos_token_id).sum()) == tokens.n_docs > 0
+    assert all(int(tokens.doc(i, with_eos=True)[-1]) == tok.eos_token_id for i in range(tokens.n_docs))

@@ -34,10 +34,18 @@ def test_loads_in_transformers_as_fast_tokenizer_with_special_tokens(trained):
     out, manifest = trained
     tok = AutoTokenizer.from_pretrained(str(out))
     assert tok.is_fast
-    assert (tok.bos_token, tok.eos_token, tok.pad_token, tok.unk_token) == ("<s>", "</s>", "<pad>", "<unk>")
+    assert (tok.eos_token, tok.pad_token, tok.unk_token) == ("</s>", "<pad>", "<unk>")
     assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) == (
         manifest["bos_id"], manifest["eos_id"], manifest["pad_id"])
-    assert len({manifest["bos_id"], manifest["eos_id"], manifest["pad_id"], manifest["unk_id"]}) == 4
+    assert len({manifest["eos_id"], manifest["pad_id"], manifest["unk_id"]}) == 3
+
+
+def test_bos_is_the_document_boundary_the_token_files_use(trained):
+    """lm-eval puts the tokenizer's BOS before every window; the model only ever saw EOS before a document."""
+    out, manifest = trained
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.bos_token == tok.eos_token == "</s>" and manifest["bos_id"] == manifest["eos_id"]
+    assert "<s>" not in tok.get_vocab()  # no second, never-trained start token
     assert tok.model_max_length == 2048
     assert len(tok) == manifest["vocab_size"] == 512
     # Special tokens are not added implicitly: later stages append eos as the document separator.
@@ -202,10 +210,10 @@ def test_corpus_too_small_for_the_vocabulary_is_a_user_error(tmp_path):
 
 
 def test_vocab_smaller_than_byte_alphabet_plus_specials_is_refused(corpus, tmp_path):
-    with pytest.raises(ValidationError, match="vocab_size >= 261"):
+    with pytest.raises(ValidationError, match="vocab_size >= 260"):
         TokenizerConfig(vocab_size=200)
-    with pytest.raises(ValidationError, match="vocab_size >= 263"):
-        TokenizerConfig(vocab_size=261, extra_special_tokens=["<a>", "<b>"])
+    with pytest.raises(ValidationError, match="vocab_size >= 262"):
+        TokenizerConfig(vocab_size=260, extra_special_tokens=["<a>", "<b>"])
     # A config that skipped validation is caught at the stage boundary, as a UserError.
     cfg = TokenizerConfig.model_construct(**{**tiny_cfg().__dict__, "vocab_size": 100})
     with pytest.raises(UserError, match="vocab_size"):
