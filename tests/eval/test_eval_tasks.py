@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -170,6 +171,28 @@ def test_shipped_yaml_tasks_load_with_plain_lm_eval_include_path():
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
     assert {"dapt_domain", "dapt_general"} <= set(manager.all_tags)
     assert len([t for t in manager.all_subtasks if t.startswith("dapt_")]) == 14
+
+
+def test_shipped_tasks_load_with_plain_lm_eval_from_any_directory(tiny_models, tmp_path):
+    """`lm_eval run --include_path <tasks folder>` from a directory that is not the checkout, on a copy of the
+    folder standing alone as it does in the installed package: every shipped task's files are found."""
+    import subprocess
+    import sys
+
+    tasks = tmp_path / "site-packages" / "dapt" / "eval" / "tasks"
+    shutil.copytree(TASKS_DIR, tasks, ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = elsewhere / "out"
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--device", "cpu",
+           "--model_args", f"pretrained={tiny_models['domain']}", "--include_path", str(tasks),
+           "--tasks", "dapt_domain,dapt_general", "--limit", "1", "--output_path", str(out)]
+    run = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    (results,) = out.rglob("results_*.json")
+    scored = {t for t in json.loads(results.read_text())["results"] if t.startswith("dapt_")}
+    assert len(scored) == 14
 
 
 def test_shipped_examples_are_the_generator_output(tmp_path):
