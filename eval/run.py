@@ -242,13 +242,20 @@ def load_lm(cfg: EvalConfig, path: Path):
     """The harness's HFLM wrapper around a local model folder (no hub access)."""
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(
+    lm = HFLM(
         pretrained=str(path),
         device=resolve_device(cfg.device),
         dtype=cfg.dtype,
         batch_size=cfg.batch_size,
         max_length=cfg.max_length,
     )
+    # Text is text: "<unk>" in WikiText or "</s>" in a page is scored as the characters it is, never as the
+    # model's control tokens (which the harness places by id: the window prefix). Any model folder.
+    lm.tokenizer.split_special_tokens = True
+    backend = getattr(lm.tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend.encode_special_tokens = True
+    return lm
 
 
 def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, manager, lm=None) -> dict:

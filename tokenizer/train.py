@@ -256,6 +256,9 @@ def save_portable(fast: Any, out_dir: Path) -> None:
     path = out_dir / "tokenizer_config.json"
     config = json.loads(path.read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    # Raw text always encodes as text: "</s>" or "<unk>" written in a document are characters, not control
+    # tokens (both majors read this key); special tokens go in by id, where the pipeline places them.
+    config["split_special_tokens"] = True
     extra = config.pop("extra_special_tokens", None)
     if isinstance(extra, dict):  # 4.x's named extras ({"image_token": "<img>"}): both versions read a dict
         config["extra_special_tokens"] = extra
@@ -282,6 +285,15 @@ def load_tokenizer(tokenizer_dir: Path) -> Any:
         ) from None
     if not getattr(tok, "is_fast", False):
         raise UserError(f"{tokenizer_dir} holds a slow tokenizer; dapt needs a fast (tokenizer.json) tokenizer folder")
+    text_is_text(tok)
+    return tok
+
+
+def text_is_text(tok: Any) -> Any:
+    """Makes a transformers fast tokenizer, and its Rust backend, encode special-token strings in raw text as
+    plain text (folders saved before save_portable wrote split_special_tokens, or by anyone else)."""
+    tok.split_special_tokens = True
+    tok.backend_tokenizer.encode_special_tokens = True
     return tok
 
 

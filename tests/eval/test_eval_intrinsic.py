@@ -160,3 +160,17 @@ def test_max_docs_takes_documents_from_every_source(tmp_path):
     lines = (tmp_path / "out" / "domain.jsonl").read_text().splitlines()
     assert held["domain"]["docs"] == 6
     assert sorted({json.loads(line)["source"] for line in lines}) == ["financial", "legal", "medical"]
+
+
+def test_special_token_strings_in_scored_text_are_scored_as_text(tiny_models):
+    """WikiText writes unknown words as "<unk>"; a page may quote "<|endoftext|>": the harness's encoder (what
+    rolling log-likelihood and the benchmarks score) must see characters, not the model's control tokens."""
+    from dapt.eval.run import load_lm
+
+    lm = load_lm(EvalConfig(device="cpu", batch_size=1), tiny_models["domain"])
+    special_ids = set(lm.tokenizer.all_special_ids)
+    for token in lm.tokenizer.all_special_tokens:
+        text = f"the river <unk> rose {token} and fell"
+        ids = lm.tok_encode(text)
+        assert not set(ids) & special_ids, token
+        assert lm.tok_decode(ids) == text

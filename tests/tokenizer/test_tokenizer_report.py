@@ -127,3 +127,17 @@ def test_bad_inputs_are_user_errors(trained, baseline, heldout, tmp_path):
             (bare / f.name).write_bytes(f.read_bytes())
     with pytest.raises(UserError, match="name a baseline tokenizer folder"):
         report_tokenizer(tiny_cfg(), bare, None, heldout, tmp_path / "out")
+
+
+def test_special_token_strings_in_heldout_text_are_measured_as_text(trained):
+    """The report's counts are of text: "</s>" or "<unk>" written in a document are its characters."""
+    out, manifest = trained
+    tok = load_tokenizer(out)
+    backend = tok.backend_tokenizer
+    specials = set(manifest["special_tokens"].values())
+    for token in manifest["special_tokens"]:
+        text = f"the court {token} held"
+        ids = backend.encode(text, add_special_tokens=False).ids
+        assert not set(ids) & specials and backend.decode(ids) == text
+        assert not set(tok(text)["input_ids"]) & specials
+        assert measure(backend, [text])["tokens"] == len(ids) > len(tok("the court  held")["input_ids"]) + 1

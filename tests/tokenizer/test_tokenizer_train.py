@@ -137,9 +137,11 @@ def test_extra_special_tokens_and_vocab_padding(corpus, tmp_path):
     tok = load_tokenizer(tmp_path)
     assert len(tok) == 512 == manifest["vocab_size"]
     assert tok.model_max_length == 128
-    ids = tok.encode("a <|doc|> b")
-    assert manifest["special_tokens"]["<|doc|>"] in ids
+    # The extras are special tokens to place by id; the same string in raw text stays text.
+    doc_id = manifest["special_tokens"]["<|doc|>"]
+    assert tok.convert_tokens_to_ids("<|doc|>") == doc_id and doc_id not in tok.encode("a <|doc|> b")
     assert {"<|doc|>", "<|sep|>"} <= set(tok.all_special_tokens)
+    ids = tok.encode("a ") + [doc_id] + tok.encode(" b")
     assert tok.decode(ids, skip_special_tokens=True) == "a  b"
 
 
