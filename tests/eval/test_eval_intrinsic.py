@@ -174,3 +174,23 @@ def test_special_token_strings_in_scored_text_are_scored_as_text(tiny_models):
         ids = lm.tok_encode(text)
         assert not set(ids) & special_ids, token
         assert lm.tok_decode(ids) == text
+
+
+def test_bits_per_byte_per_domain_adds_up_to_the_pooled_groups(evaluated):
+    """The domain group pools legal and financial documents; each gets its own bits/byte, and the
+    byte-weighted per-domain figures give back the harness's pooled number."""
+    out, _ = evaluated
+    results = json.loads((out / "results.json").read_text())
+    report = (out / "report.md").read_text()
+    for model, domains in results["intrinsic_by_domain"].items():
+        assert set(domains) == {"legal", "financial", "general"}
+        pooled = results["intrinsic"][model]["domain"]
+        parts = [domains["legal"], domains["financial"]]
+        assert sum(p["docs"] for p in parts) == pooled["docs"] and sum(p["bytes"] for p in parts) == pooled["bytes"]
+        weighted = sum(p["bits_per_byte"] * p["bytes"] for p in parts) / pooled["bytes"]
+        assert weighted == pytest.approx(pooled["bits_per_byte"], rel=1e-6)
+        for row in parts:
+            lo, hi = row["bits_per_byte_ci95"]
+            assert lo <= row["bits_per_byte"] <= hi
+    assert set(results["intrinsic_by_domain_vs_reference"]["general"]) == {"legal", "financial", "general"}
+    assert "### Bits per byte per domain" in report and report.count("**Sign convention**") == 1
