@@ -352,8 +352,16 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
             "averages": report["averages"], "tasks_table": acc_table}
 
 
+def accuracy_bars(rows: list[dict], model: str) -> tuple[list[float], list[list[float]]]:
+    """A model's task accuracies and their (below, above) error-bar lengths from the Wilson intervals, so the
+    bars end inside [0, 1]; a score without an interval gets no bar."""
+    xs = [r["scores"][model]["value"] or 0.0 for r in rows]
+    cis = [r["scores"][model].get("ci95") or [x, x] for x, r in zip(xs, rows)]
+    return xs, [[x - ci[0] for x, ci in zip(xs, cis)], [ci[1] - x for x, ci in zip(xs, cis)]]
+
+
 def plot_report(report: dict, path: Path) -> None:
-    """Left: bits per byte per held-out group (95 % bootstrap bars); right: task accuracy with ±1.96 stderr bars; one colour per model."""
+    """Left: bits per byte per held-out group (95 % bootstrap bars); right: task accuracy with 95 % Wilson bars; one colour per model."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -385,13 +393,12 @@ def plot_report(report: dict, path: Path) -> None:
         rows = sorted(rows, key=lambda r: (r["group"], r["task"]), reverse=True)
         for i, model in enumerate(models):
             ys = [j + i * width for j in range(len(rows))]
-            xs = [r["scores"][model]["value"] or 0.0 for r in rows]
-            errs = [Z95 * (r["scores"][model]["stderr"] or 0.0) for r in rows]
+            xs, errs = accuracy_bars(rows, model)
             ax.barh(ys, xs, height=width, xerr=errs, capsize=2, label=model)
         ax.set_yticks([j + width * (len(models) - 1) / 2 for j in range(len(rows))],
                       [f"{r['task']} ({r['group']})" for r in rows], fontsize=7)
         ax.set_xlim(0, 1.05)
-        ax.set_xlabel("acc (95% interval)")
+        ax.set_xlabel("acc (95 % Wilson interval)")
         ax.set_title(f"Benchmark tasks, {report['num_fewshot']}-shot")
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -341,3 +341,15 @@ def test_wilson_interval_known_values():
     lo, hi = wilson(2, 6)
     assert [1 - hi, 1 - lo] == pytest.approx(wilson(4, 6))
     assert wilson(50, 100) == pytest.approx([0.4038, 0.5962], abs=1e-4)
+
+
+def test_report_plot_error_bars_end_inside_zero_and_one(evaluated):
+    """The PNG's accuracy bars are the Wilson intervals: at 0 % or 100 % they still have length, never past the bounds."""
+    from dapt.eval.report import accuracy_bars
+
+    _, _, _, report = evaluated
+    rows = [r for r in report["tasks"] if r["metric"] == "acc"]
+    for model in report["models"]:
+        xs, (below, above) = accuracy_bars(rows, model)
+        for x, lo, hi in zip(xs, below, above):
+            assert 0.0 <= x - lo <= x <= x + hi <= 1.0 and lo + hi > 0
