@@ -99,6 +99,8 @@ QUIET_MESSAGES = {
     "transformers.tokenization_utils_base": ("Token indices sequence length is longer than the specified maximum",),
     # The shipped tasks read their files through custom_dataset (eval/tasks/utils.local_json), which takes no kwargs.
     "lm_eval.api.task": ("Custom kwargs can be passed to `--metadata`",),
+    # Our tasks set no default shot count, so eval.num_fewshot replacing "None" changes nothing a user chose.
+    "lm_eval.evaluator": ("from None to",),
 }
 
 

@@ -101,6 +101,9 @@ tok("a long held-out document " * 50)  # longer than a context, as every documen
 from lm_eval.tasks import TaskManager
 from dapt.eval.taskset import TASKS_DIR
 TaskManager(include_path=str(TASKS_DIR), include_defaults=False).load(["dapt_fpb"])
+# what simple_evaluate logs for each of our tasks (no default shot count) when eval.num_fewshot is applied
+logging.getLogger("lm_eval.evaluator").warning("Overwriting default num_fewshot of dapt_fpb from None to 0")
+logging.getLogger("lm_eval.evaluator").warning("Overwriting default num_fewshot of mine from 5 to 0")
 logging.getLogger("transformers.tokenization_utils_base").warning("a real transformers warning still shows")
 """
 
@@ -115,9 +118,9 @@ def test_library_warnings_of_a_tiny_run_are_silenced_and_others_kept(tmp_path):
                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
     log = run.stdout + run.stderr
-    for message in ("apitools not found", "Token indices sequence length", "Custom kwargs can be passed"):
+    for message in ("apitools not found", "Token indices sequence length", "Custom kwargs can be passed", "from None to"):
         assert message not in log, message
-    assert "a real transformers warning still shows" in log
+    assert "a real transformers warning still shows" in log and "mine from 5 to 0" in log
 
 
 def test_in_memory_beam_configs_run_one_worker():
