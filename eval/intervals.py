@@ -79,17 +79,12 @@ def newcombe_unpaired(p_ref: float, n_ref: int, p_other: float, n_other: int, z:
             min(1.0, d + math.sqrt((u1 - p_other) ** 2 + (p_ref - l2) ** 2))]
 
 
-def bootstrap_task_average(pairs: Sequence[tuple[Sequence[float], Sequence[float]]], iters: int = 2000,
-                           seed: int = 0) -> list[float] | None:
-    """95 % percentile interval of the tasks' mean paired difference (each task weighted equally), resampling
-    examples within each task; pairs holds (ref scores, other scores) per task, same examples in order."""
-    if not pairs or any(len(r) == 0 or len(r) != len(o) for r, o in pairs):
-        return None
-    rng = np.random.default_rng(seed)
-    total = np.zeros(iters)
-    for ref, other in pairs:
-        d = np.asarray(other, dtype=float) - np.asarray(ref, dtype=float)
-        idx = rng.integers(0, len(d), size=(iters, len(d)))
-        total += d[idx].mean(axis=1)
-    draws = total / len(pairs)
-    return [float(v) for v in np.percentile(draws, [2.5, 97.5])]
+def mover_average(diffs: Sequence[float], intervals: Sequence[Sequence[float]]) -> list[float]:
+    """95 % interval of the mean of k independent differences from each one's own interval (MOVER, Zou &
+    Donner 2008: the distances to each end add in quadrature), so an average inherits the per-task
+    intervals' bounds and width: it is never of zero width when no example differs, and stays in [-1, 1]."""
+    k = len(diffs)
+    mean = sum(diffs) / k
+    below = math.sqrt(sum((d - ci[0]) ** 2 for d, ci in zip(diffs, intervals))) / k
+    above = math.sqrt(sum((ci[1] - d) ** 2 for d, ci in zip(diffs, intervals))) / k
+    return [max(-1.0, mean - below), min(1.0, mean + above)]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dapt.eval.intervals import (
-    MIN_EXAMPLES, Z95, bootstrap_task_average, is_binary, newcombe_paired, newcombe_unpaired, too_few, wilson,
+    MIN_EXAMPLES, Z95, is_binary, mover_average, newcombe_paired, newcombe_unpaired, too_few, wilson,
 )
 
 TASK_METRICS = ("acc", "acc_norm")
@@ -206,7 +206,7 @@ def build_report(results: dict) -> dict:
                 scores[model] = {"value": mean, "stderr": err}
             averages.setdefault(metric, {})[group] = {
                 "tasks": [r["task"] for r in members], "scores": scores,
-                "vs_reference": {m: _average_difference(results, members, metric, ref, m) for m in others},
+                "vs_reference": {m: _average_difference(members, ref, m) for m in others},
             }
     return {"reference": ref, "models": results["models"], "num_fewshot": results.get("num_fewshot", 0),
             "intrinsic": results["intrinsic"], "intrinsic_vs_reference": results.get("intrinsic_vs_reference", {}),
@@ -216,9 +216,10 @@ def build_report(results: dict) -> dict:
             "contamination": results.get("contamination")}
 
 
-def _average_difference(results: dict, members: list[dict], metric: str, ref: str, other: str) -> dict:
-    """The mean of the per-task differences (tasks weighted equally). Paired: a percentile bootstrap over
-    each task's examples (stays in [-1, 1]); otherwise tasks are independent, variance sum(se^2) / k^2."""
+def _average_difference(members: list[dict], ref: str, other: str) -> dict:
+    """The mean of the per-task differences (tasks weighted equally, as independent samples). With every
+    task's interval (Wilson/Newcombe): their MOVER combination, inside [-1, 1]; else the normal
+    approximation, variance sum(se^2) / k^2."""
     diffs = [r["vs_reference"][other] for r in members]
     values = [d["diff"] for d in diffs]
     paired = all(d.get("paired") for d in diffs)
@@ -226,17 +227,12 @@ def _average_difference(results: dict, members: list[dict], metric: str, ref: st
         return {**difference(None, None, ref, other), "paired": paired}
     mean = sum(values) / len(values)
     n = sum(r["n"] or 0 for r in members) if all(r["n"] for r in members) else None
-    if paired:
-        per = results.get("per_example") or {}
-        pairs = [(per[ref][r["task"]][metric], per[other][r["task"]][metric]) for r in members]
-        ci = bootstrap_task_average(pairs)
-        if ci is not None:
-            verdict = verdict_of(mean, ci, ref, other, n)
-            if ci == [0.0, 0.0] and not too_few(n):
-                verdict = "no example differs"
-            return {"diff": mean, "ci95": ci, "stderr": None, "n": n, "verdict": verdict, "paired": True}
     errs = [d["stderr"] for d in diffs]
     err = math.sqrt(sum(e * e for e in errs)) / len(errs) if None not in errs else None
+    if all(d.get("ci95") and d.get("n") for d in diffs):
+        ci = mover_average(values, [d["ci95"] for d in diffs])
+        return {"diff": mean, "ci95": ci, "stderr": err, "n": n, "paired": paired,
+                "verdict": verdict_of(mean, ci, ref, other, n)}
     out = difference(mean, err, ref, other)
     return {**out, "n": n, "verdict": too_few(n) or out["verdict"], "paired": paired}
 
@@ -334,9 +330,9 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Any]:
                "## Benchmark tasks: length-normalised accuracy (acc_norm)", "", tasks_table(report, "acc_norm"), "",
                "Score [95 % Wilson interval] over the task's n examples (it stays inside [0, 1] and has width "
                "at 0 % and 100 %). The interval of a task's difference is Newcombe's for paired proportions "
-               "(both models answered the same examples, so what is hard for both cancels); an average's is "
-               "a bootstrap over each task's examples, tasks weighted equally (its scores: mean ± the "
-               "harness's stderrs combined). \"within noise\" means the interval contains 0; under "
+               "(both models answered the same examples, so what is hard for both cancels); an average's "
+               "combines its tasks' intervals (MOVER, Zou & Donner 2008), tasks weighted equally (its scores: "
+               "mean ± the harness's stderrs combined). \"within noise\" means the interval contains 0; under "
                f"{MIN_EXAMPLES} examples there is no verdict (\"too few examples\"): the interval is all there is.", ""]
         if any(r["synthetic"] for r in report["tasks"]):
             md += ["† reads the project's synthetic examples (eval/tasks/data): a plumbing check, not a "

@@ -353,3 +353,17 @@ def test_report_plot_error_bars_end_inside_zero_and_one(evaluated):
         xs, (below, above) = accuracy_bars(rows, model)
         for x, lo, hi in zip(xs, below, above):
             assert 0.0 <= x - lo <= x <= x + hi <= 1.0 and lo + hi > 0
+
+
+def test_average_difference_interval_has_width_when_one_task_moves_all_at_once():
+    """The tiny run's general average: five tasks where no example differs and one (HellaSwag) where every
+    example flips; a bootstrap over examples gave [+0.167, +0.167]. Combining the tasks' Newcombe intervals
+    (MOVER) keeps their width and the [-1, 1] bounds."""
+    from dapt.eval.report import _average_difference, paired_compare
+
+    tasks = [([0.0] * 36, [0.0] * 36)] * 5 + [([0.0] * 36, [1.0] * 36)]
+    members = [{"n": 36, "vs_reference": {"B": {**paired_compare(a, b, "A", "B"), "paired": True}}} for a, b in tasks]
+    avg = _average_difference(members, "A", "B")
+    lo, hi = avg["ci95"]
+    assert avg["diff"] == pytest.approx(1 / 6) and -1.0 <= lo < 1 / 6 < hi <= 1.0 and hi - lo > 0.05
+    assert avg["n"] == 216 and avg["verdict"] == "B better"
