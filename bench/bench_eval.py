@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         tasks_dir = work / "tasks"
         tasks_dir.mkdir()
         for src in list(TASKS_DIR.glob("*.yaml")) + [TASKS_DIR / "utils.py"]:
-            text = src.read_text().replace("eval/tasks/data/", f"{data_dir}/")
+            text = src.read_text().replace(": data/", f": {data_dir}/")
             (tasks_dir / src.name).write_text(text)
         cfg = EvalConfig(batch_size=args.batch_size, max_docs=args.docs, device="cpu", cpu_threads=args.threads,
                          task_data={f"dapt_{t}": {s: str(data_dir / t / f"{s}.jsonl") for s in ("train", "test")}

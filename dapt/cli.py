@@ -90,6 +90,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Third-party warnings a tiny run triggers that call for no action (logger -> message text), dropped at
+# the logger that emits them; every other warning of these libraries still shows.
+QUIET_MESSAGES = {
+    # apache_beam.io.gcp imports a BigQuery client it does not need for local files; it warns on the root logger.
+    "": ("apitools not found, and bigquery client libraries are not available",),
+    # Documents are longer than a context by design: token files and rolling windows cut them, not the tokenizer.
+    "transformers.tokenization_utils_base": ("Token indices sequence length is longer than the specified maximum",),
+    # The shipped tasks read their files through custom_dataset (eval/tasks/utils.local_json), which takes no kwargs.
+    "lm_eval.api.task": ("Custom kwargs can be passed to `--metadata`",),
+    # Our tasks set no default shot count, so eval.num_fewshot replacing "None" changes nothing a user chose.
+    "lm_eval.evaluator": ("from None to",),
+}
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(p in message for p in self.prefixes)
+
+
+def quiet_library_warnings() -> None:
+    """Installs the QUIET_MESSAGES filters (once per logger)."""
+    for name, prefixes in QUIET_MESSAGES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(prefixes))
+
+
 def _setup_logging(quiet: bool) -> None:
     rank0 = os.environ.get("RANK", "0") == "0"
     level = logging.INFO if rank0 and not quiet else logging.WARNING
@@ -97,6 +129,7 @@ def _setup_logging(quiet: bool) -> None:
     # Library chatter that says nothing to a dapt user.
     for noisy in ("apache_beam", "DeepSpeed", "deepspeed", "lm-eval", "lm_eval", "datasets", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_library_warnings()
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from dapt.errors import UserError
-from dapt.eval.bootstrap import bpb_interval, paired_difference
+from dapt.eval.bootstrap import bits_per_byte, bpb_interval, paired_difference
 from dapt.eval.config import EvalConfig
 from dapt.pipeline.documents import iter_documents
 from dapt.summary import strict_json
@@ -97,6 +97,7 @@ def run_eval(
             harness[name] = raw
 
     reference = next(iter(models))
+    by_domain = {name: domain_scores(per_doc[name], held) for name in models}
     results = {
         "reference": reference,
         "models": {name: str(path) for name, path in models.items()},
@@ -105,6 +106,15 @@ def run_eval(
         "intrinsic_vs_reference": {
             name: {g: paired_difference(per_doc[reference][g][0], per_doc[name][g][0], per_doc[reference][g][1],
                                         cfg.bootstrap_iters, reference, name, seed=cfg.seed) for g in held}
+            for name in models if name != reference
+        },
+        # The same documents split by their domain (legal, medical, financial, general): the domain
+        # group pools three domains, which can hide a loss on one behind a gain on another.
+        "intrinsic_by_domain": {name: {d: domain_row(ll, nb, cfg.bootstrap_iters, cfg.seed)
+                                       for d, (ll, nb) in doms.items()} for name, doms in by_domain.items()},
+        "intrinsic_by_domain_vs_reference": {
+            name: {d: paired_difference(by_domain[reference][d][0], by_domain[name][d][0], by_domain[reference][d][1],
+                                        cfg.bootstrap_iters, reference, name, seed=cfg.seed) for d in by_domain[name]}
             for name in models if name != reference
         },
         "heldout": {g: {k: v for k, v in info.items() if k != "path"} for g, info in held.items()},
@@ -244,13 +254,20 @@ def load_lm(cfg: EvalConfig, path: Path):
     """The harness's HFLM wrapper around a local model folder (no hub access)."""
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(
+    lm = HFLM(
         pretrained=str(path),
         device=resolve_device(cfg.device),
         dtype=cfg.dtype,
         batch_size=cfg.batch_size,
         max_length=cfg.max_length,
     )
+    # Text is text: "<unk>" in WikiText or "</s>" in a page is scored as the characters it is, never as the
+    # model's control tokens (which the harness places by id: the window prefix). Any model folder.
+    lm.tokenizer.split_special_tokens = True
+    backend = getattr(lm.tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend.encode_special_tokens = True
+    return lm
 
 
 def evaluate_model(cfg: EvalConfig, path: Path, tasks: list, manager, lm=None) -> dict:
@@ -286,6 +303,29 @@ def document_scores(samples: dict, held: dict[str, dict]) -> dict[str, tuple[np.
         rows = sorted((s["doc_id"], *s["bits_per_byte"]) for s in samples.get(f"{INTRINSIC_PREFIX}{group}", []))
         scores[group] = (np.array([r[1] for r in rows], dtype=np.float64), np.array([r[2] for r in rows], dtype=np.float64))
     return scores
+
+
+def domain_scores(docs: dict[str, tuple[np.ndarray, np.ndarray]], held: dict[str, dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per document domain (over every held-out group): the documents' log-likelihoods and bytes, in file order."""
+    parts: dict[str, tuple[list, list]] = {}
+    for group, info in held.items():
+        with Path(info["path"]).open(encoding="utf-8") as fh:
+            domains = [json.loads(line)["domain"] for line in fh if line.strip()]
+        loglik, nbytes = docs[group]
+        if len(domains) != len(loglik):  # eval.limit scored fewer documents than were written
+            domains = domains[: len(loglik)]
+        for domain, ll, nb in zip(domains, loglik, nbytes):
+            acc = parts.setdefault(domain, ([], []))
+            acc[0].append(ll)
+            acc[1].append(nb)
+    return {d: (np.array(ll, dtype=np.float64), np.array(nb, dtype=np.float64)) for d, (ll, nb) in sorted(parts.items())}
+
+
+def domain_row(loglik: np.ndarray, nbytes: np.ndarray, iters: int, seed: int) -> dict[str, Any]:
+    finite = bool(np.isfinite(loglik).all())
+    return {"docs": int(len(loglik)), "bytes": int(nbytes.sum()),
+            "bits_per_byte": bits_per_byte(loglik, nbytes) if finite else None,
+            "bits_per_byte_ci95": bpb_interval(loglik, nbytes, iters, seed) if finite else None}
 
 
 def example_scores(samples: dict, tasks: list[str]) -> dict[str, dict[str, list]]:

@@ -23,9 +23,8 @@ from dapt.eval.config import EvalConfig
 log = logging.getLogger(__name__)
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
-# Shipped YAMLs name their data relative to the project root (so `lm_eval --include_path eval/tasks`
-# works from a checkout); we resolve them against the installed package root, which is the same place.
-PACKAGE_ROOT = TASKS_DIR.parents[1]
+# Shipped YAMLs name their data relative to their own folder (read there by utils.local_json, so
+# `lm_eval --include_path` on it works from any directory); we resolve them the same way.
 GROUP_TAGS = {"dapt_domain": "domain", "dapt_general": "general"}
 AREA_TAGS = {"dapt_finance": "finance", "dapt_medicine": "medicine", "dapt_law": "law"}
 
@@ -106,7 +105,7 @@ def _spec(cfg: EvalConfig, name: str, yaml_path: Path, config: dict) -> TaskSpec
         raise UserError(f"{yaml_path}: dataset_path is {config.get('dataset_path')!r}; dapt eval reads local "
                         f"JSONL files, so set dataset_path: json and dataset_kwargs.data_files")
     shipped = yaml_path.resolve().is_relative_to(TASKS_DIR)
-    base = PACKAGE_ROOT if shipped else Path.cwd()
+    base = TASKS_DIR if shipped else Path.cwd()
     data_files = dict((config.get("dataset_kwargs") or {}).get("data_files") or {})
     # Files named in the config replace the YAML's, split by split; a split the user leaves out keeps the
     # shipped file only when the user names no file for this task at all (never mix theirs and ours).

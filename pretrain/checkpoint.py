@@ -215,8 +215,13 @@ def set_aside(ckpt_dir: Path, tag: str) -> Path:
 
 
 def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None:
-    """save_pretrained + tokenizer; ZeRO-3 shards are gathered into one 16-bit state dict on rank 0."""
+    """save_pretrained + tokenizer; ZeRO-3 shards are gathered into one 16-bit state dict on rank 0.
+
+    Both are written so transformers 4.x and 5.x load them (`portable_model_config`, `save_portable`).
+    """
     from transformers import AutoTokenizer
+
+    from dapt.tokenizer.train import save_portable
 
     module = engine.module
     if engine.zero_optimization_stage() == 3:
@@ -228,5 +233,27 @@ def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None
         module.config.use_cache = True
         module.save_pretrained(str(hf_dir), state_dict=state_dict, safe_serialization=True)
         module.config.use_cache = False
-        AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(str(hf_dir))
+        portable_model_config(hf_dir / "config.json")
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        if tok.eos_token is not None and tok.bos_token != tok.eos_token:
+            # The model saw EOS before every training document (the token files' only boundary) and no
+            # other BOS; lm-eval puts the tokenizer's BOS before each window (tokenizer folders saved
+            # before BOS became the boundary name "<s>", which never occurs in training).
+            tok.bos_token = tok.eos_token
+        save_portable(tok, hf_dir)
     _barrier()
+
+
+def portable_model_config(path: Path) -> None:
+    """Adds the 4.x spellings of what transformers 5 writes under new names to a saved config.json.
+
+    5.x nests the RoPE base in "rope_parameters" and writes "dtype"; 4.x reads the top-level
+    "rope_theta" (silently defaulting to 10,000 without it) and "torch_dtype". 5.x accepts both.
+    """
+    config = json.loads(path.read_text())
+    rope = config.get("rope_parameters") or {}
+    if "rope_theta" in rope and rope.get("rope_type", "default") == "default":
+        config.setdefault("rope_theta", rope["rope_theta"])
+    if "dtype" in config:
+        config.setdefault("torch_dtype", config["dtype"])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")

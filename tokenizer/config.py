@@ -56,8 +56,10 @@ class TokenizerConfig(BaseModel):
     batch_docs: int = Field(512, ge=1)
     # Salt of the per-document hash that draws the sample (changing it draws another sample).
     seed: int = 0
-    bos_token: str = "<s>"
-    eos_token: str = "</s>"  # the document separator the token shards use
+    # The one document boundary: the token files put it after every document, so the model sees it
+    # before every document, and the saved tokenizer names it as BOS too (GPT-2's <|endoftext|>
+    # convention), which is the token lm-evaluation-harness puts before each rolling window.
+    eos_token: str = "</s>"
     pad_token: str = "<pad>"
     unk_token: str = "<unk>"
     extra_special_tokens: list[str] = Field(default_factory=list)
@@ -66,7 +68,7 @@ class TokenizerConfig(BaseModel):
     show_progress: bool = True
     report: TokenizerReportConfig = Field(default_factory=TokenizerReportConfig)
 
-    @field_validator("bos_token", "eos_token", "pad_token", "unk_token")
+    @field_validator("eos_token", "pad_token", "unk_token")
     @classmethod
     def _non_empty(cls, value: str) -> str:
         if not value.strip():
@@ -75,8 +77,8 @@ class TokenizerConfig(BaseModel):
 
     @property
     def special_tokens(self) -> list[str]:
-        """All special tokens in id order: unk, bos, eos, pad, then the extras."""
-        return [self.unk_token, self.bos_token, self.eos_token, self.pad_token, *self.extra_special_tokens]
+        """All special tokens in id order: unk, eos (also BOS), pad, then the extras."""
+        return [self.unk_token, self.eos_token, self.pad_token, *self.extra_special_tokens]
 
     @property
     def padded_vocab_size(self) -> int:
@@ -90,7 +92,7 @@ class TokenizerConfig(BaseModel):
         if len(set(specials)) != len(specials) or any(not s for s in specials):
             raise ValueError(
                 f"special tokens must be distinct and non-empty, got {specials}; "
-                "change tokenizer.extra_special_tokens or the bos/eos/pad/unk tokens"
+                "change tokenizer.extra_special_tokens or the eos/pad/unk tokens"
             )
         smallest = BYTE_ALPHABET + len(specials) + 1
         if self.vocab_size < smallest:

@@ -70,10 +70,48 @@ def measure(backend: Any, texts: list[str]) -> dict[str, float]:
     }
 
 
+# Terms are tokenized where they sit in running text: mid-sentence, after a space, followed by a space.
+TERM_CONTEXT = "In the filing, {term} was noted twice."
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-to-unicode map, inverted: the byte each character of a byte-level token stands for."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+_BYTES = _byte_decoder()
+
+
+def _piece(backend: Any, token_id: int) -> str:
+    """A token as text; a token holding part of a multi-byte character is shown as its bytes (0xC2)."""
+    text = backend.decode([token_id])
+    if "\ufffd" not in text:
+        return text
+    raw = backend.id_to_token(token_id) or ""
+    if raw and all(ch in _BYTES for ch in raw):
+        return " ".join(f"0x{_BYTES[ch]:02X}" for ch in raw)
+    return text
+
+
 def split_term(backend: Any, term: str) -> list[str]:
-    """The pieces of a term as it appears after a space in running text (shown without that space)."""
-    ids = backend.encode(" " + term, add_special_tokens=False).ids
-    pieces = [backend.decode([i]) for i in ids]
+    """The pieces of a term as it appears in running text (TERM_CONTEXT: after a space, inside a sentence).
+
+    The tokens whose character offsets overlap the term are its pieces; the space before the term, which
+    every term carries, is dropped from the first piece (or dropped outright when it is a token of its own).
+    """
+    text = TERM_CONTEXT.format(term=term)
+    start = text.index(term)
+    end = start + len(term)
+    enc = backend.encode(text, add_special_tokens=False)
+    pieces = [_piece(backend, i) for i, (a, b) in zip(enc.ids, enc.offsets) if a < end and b > start]
     if pieces and pieces[0].startswith(" "):
         pieces[0] = pieces[0][1:]
         if not pieces[0]:  # the space was a token of its own
@@ -127,7 +165,11 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {b['split_3plus_share']:.1%} | {t['tokens']} | {b['tokens']} | {row['tokens_ratio']:.3f} |"
         )
     for domain, rows in report["terms"].items():
-        lines += ["", f"## {domain} terms", "", "| term | tokenizer | baseline |", "|---|---|---|"]
+        lines += ["", f"## {domain} terms", "",
+                  f"Each term tokenized as it occurs in running text, inside the sentence \"{TERM_CONTEXT}\" "
+                  "(so after a space, which the first piece carries and is not shown); ▁ marks a later piece's "
+                  "leading space, 0xC2 a token that holds part of a multi-byte character.", "",
+                  "| term (in a sentence, after a space) | tokenizer | baseline |", "|---|---|---|"]
         for row in rows:
             term = row["term"].replace("|", "\\|")
             lines.append(f"| {term} | {_fmt_pieces(row['tokenizer'])} | {_fmt_pieces(row['baseline'])} |")

@@ -231,7 +231,7 @@ def save_for_transformers(tok: Tokenizer, cfg: TokenizerConfig, out_dir: Path, e
 
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        bos_token=cfg.bos_token,
+        bos_token=cfg.eos_token,  # the document boundary is the BOS too (see TokenizerConfig.eos_token)
         eos_token=cfg.eos_token,
         pad_token=cfg.pad_token,
         unk_token=cfg.unk_token,
@@ -240,7 +240,31 @@ def save_for_transformers(tok: Tokenizer, cfg: TokenizerConfig, out_dir: Path, e
         # Byte-level decoding is exact; the "clean up" pass would drop spaces before punctuation.
         clean_up_tokenization_spaces=False,
     )
+    save_portable(fast, out_dir)
+
+
+def save_portable(fast: Any, out_dir: Path) -> None:
+    """save_pretrained, then tokenizer_config.json rewritten so transformers 4.x and 5.x both load it.
+
+    transformers 5 names its fast class "TokenizersBackend" (4.x has no such class; both know
+    "PreTrainedTokenizerFast", which 5.x aliases to it) and writes extra special tokens as a list under
+    "extra_special_tokens", where 4.x expects a dict and calls .keys() on it; 4.x's list key is
+    "additional_special_tokens", which 5.x still reads.
+    """
+    out_dir = Path(out_dir)
     fast.save_pretrained(str(out_dir))
+    path = out_dir / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    # Raw text always encodes as text: "</s>" or "<unk>" written in a document are characters, not control
+    # tokens (both majors read this key); special tokens go in by id, where the pipeline places them.
+    config["split_special_tokens"] = True
+    extra = config.pop("extra_special_tokens", None)
+    if isinstance(extra, dict):  # 4.x's named extras ({"image_token": "<img>"}): both versions read a dict
+        config["extra_special_tokens"] = extra
+    elif extra:
+        config["additional_special_tokens"] = list(extra)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def load_tokenizer(tokenizer_dir: Path) -> Any:
@@ -261,6 +285,15 @@ def load_tokenizer(tokenizer_dir: Path) -> Any:
         ) from None
     if not getattr(tok, "is_fast", False):
         raise UserError(f"{tokenizer_dir} holds a slow tokenizer; dapt needs a fast (tokenizer.json) tokenizer folder")
+    text_is_text(tok)
+    return tok
+
+
+def text_is_text(tok: Any) -> Any:
+    """Makes a transformers fast tokenizer, and its Rust backend, encode special-token strings in raw text as
+    plain text (folders saved before save_portable wrote split_special_tokens, or by anyone else)."""
+    tok.split_special_tokens = True
+    tok.backend_tokenizer.encode_special_tokens = True
     return tok
 
 
@@ -339,7 +372,7 @@ def train_tokenizer(
         "vocab_size": tok.get_vocab_size(with_added_tokens=True),
         "learned_vocab_size": learned,
         "reserved_tokens": len(reserved),
-        "bos_id": vocab[cfg.bos_token],
+        "bos_id": vocab[cfg.eos_token],
         "eos_id": vocab[cfg.eos_token],
         "pad_id": vocab[cfg.pad_token],
         "unk_id": vocab[cfg.unk_token],

@@ -6,12 +6,28 @@ we call its function, so our local-file tasks score exactly as its hub tasks do.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lm_eval.tasks.hellaswag.utils import process_docs as hellaswag_process_docs  # noqa: F401
 from lm_eval.tasks.winogrande.preprocess_winogrande import (  # noqa: F401
     doc_to_choice as winogrande_doc_to_choice,
     doc_to_target as winogrande_doc_to_target,
     doc_to_text as winogrande_doc_to_text,
 )
+
+TASKS_DIR = Path(__file__).resolve().parent
+
+
+def local_json(data_files: dict[str, str], **_metadata):
+    """The task's JSON Lines splits through datasets' json loader (what ``dataset_path: json`` does), with a
+    relative path read beside this file rather than the working directory: ``lm_eval --include_path`` on
+    this folder works from anywhere, and so does the copy in the installed package. The harness calls it
+    with the task's metadata too (``custom_dataset``), which it ignores."""
+    import datasets
+
+    files = {split: str(Path(p) if Path(p).is_absolute() else TASKS_DIR / p) for split, p in data_files.items()}
+    return datasets.load_dataset("json", data_files=files)
+
 
 FIQA_CHOICES = ["negative", "neutral", "positive"]
 # FiQA-SA (Maia et al. 2018, task 1) releases a continuous score in [-1, 1]; BloombergGPT (Wu et al.

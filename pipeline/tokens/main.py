@@ -113,6 +113,9 @@ class EncodeDocs(beam.DoFn):
         # Token files hold whole documents; padding or truncation set at training time would lose text.
         self.tok.no_padding()
         self.tok.no_truncation()
+        # Text is text: a page that says "</s>" or "<unk>" (WikiText writes unknown words so) encodes as
+        # those characters, never as the control tokens; the only EOS is the one the writer appends.
+        self.tok.encode_special_tokens = True
 
     def process(self, batch: Sequence[Document]) -> Iterator[tuple[str, tuple[str, bytes, str, str]]]:
         encodings = self.tok.encode_batch([d.text for d in batch], add_special_tokens=False)

@@ -87,3 +87,47 @@ def test_fingerprint_ignores_settings_left_at_their_defaults(tmp_path):
     tokenize = stage("tokenize")
     assert fingerprint(tokenize, plain, tmp_path) == fingerprint(tokenize, explicit, tmp_path)
     assert fingerprint(tokenize, plain, tmp_path) != fingerprint(tokenize, changed, tmp_path)
+
+
+QUIET_SCRIPT = """
+import logging, sys
+from dapt.cli import _setup_logging
+_setup_logging(quiet=False)
+import apache_beam.io.gcp.internal.clients.bigquery  # noqa: F401  (what Beam's gcp IO imports)
+from transformers import AutoTokenizer
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+tok.model_max_length = 16
+tok("a long held-out document " * 50)  # longer than a context, as every document may be
+from lm_eval.tasks import TaskManager
+from dapt.eval.taskset import TASKS_DIR
+TaskManager(include_path=str(TASKS_DIR), include_defaults=False).load(["dapt_fpb"])
+# what simple_evaluate logs for each of our tasks (no default shot count) when eval.num_fewshot is applied
+logging.getLogger("lm_eval.evaluator").warning("Overwriting default num_fewshot of dapt_fpb from None to 0")
+logging.getLogger("lm_eval.evaluator").warning("Overwriting default num_fewshot of mine from 5 to 0")
+logging.getLogger("transformers.tokenization_utils_base").warning("a real transformers warning still shows")
+"""
+
+
+def test_library_warnings_of_a_tiny_run_are_silenced_and_others_kept(tmp_path):
+    """Beam's BigQuery-client warning, transformers' sequence-length warning and the harness's custom_dataset
+    note say nothing to a dapt user; a run's log must not be buried in them. Other warnings still show."""
+    from dapt.eval.tiny import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "m", ["the court held that the claim was barred"] * 20)
+    run = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, str(model)], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    log = run.stdout + run.stderr
+    for message in ("apitools not found", "Token indices sequence length", "Custom kwargs can be passed", "from None to"):
+        assert message not in log, message
+    assert "a real transformers warning still shows" in log and "mine from 5 to 0" in log
+
+
+def test_in_memory_beam_configs_run_one_worker():
+    """Beam warns when direct_running_mode is in_memory and direct_num_workers is not 1."""
+    from dapt.config import load_config
+
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        cfg = load_config(path, run_dir=REPO / "runs" / "unused")
+        if cfg.curate.direct_running_mode == "in_memory":
+            assert cfg.curate.direct_num_workers == 1, path.name

@@ -160,3 +160,37 @@ def test_max_docs_takes_documents_from_every_source(tmp_path):
     lines = (tmp_path / "out" / "domain.jsonl").read_text().splitlines()
     assert held["domain"]["docs"] == 6
     assert sorted({json.loads(line)["source"] for line in lines}) == ["financial", "legal", "medical"]
+
+
+def test_special_token_strings_in_scored_text_are_scored_as_text(tiny_models):
+    """WikiText writes unknown words as "<unk>"; a page may quote "<|endoftext|>": the harness's encoder (what
+    rolling log-likelihood and the benchmarks score) must see characters, not the model's control tokens."""
+    from dapt.eval.run import load_lm
+
+    lm = load_lm(EvalConfig(device="cpu", batch_size=1), tiny_models["domain"])
+    special_ids = set(lm.tokenizer.all_special_ids)
+    for token in lm.tokenizer.all_special_tokens:
+        text = f"the river <unk> rose {token} and fell"
+        ids = lm.tok_encode(text)
+        assert not set(ids) & special_ids, token
+        assert lm.tok_decode(ids) == text
+
+
+def test_bits_per_byte_per_domain_adds_up_to_the_pooled_groups(evaluated):
+    """The domain group pools legal and financial documents; each gets its own bits/byte, and the
+    byte-weighted per-domain figures give back the harness's pooled number."""
+    out, _ = evaluated
+    results = json.loads((out / "results.json").read_text())
+    report = (out / "report.md").read_text()
+    for model, domains in results["intrinsic_by_domain"].items():
+        assert set(domains) == {"legal", "financial", "general"}
+        pooled = results["intrinsic"][model]["domain"]
+        parts = [domains["legal"], domains["financial"]]
+        assert sum(p["docs"] for p in parts) == pooled["docs"] and sum(p["bytes"] for p in parts) == pooled["bytes"]
+        weighted = sum(p["bits_per_byte"] * p["bytes"] for p in parts) / pooled["bytes"]
+        assert weighted == pytest.approx(pooled["bits_per_byte"], rel=1e-6)
+        for row in parts:
+            lo, hi = row["bits_per_byte_ci95"]
+            assert lo <= row["bits_per_byte"] <= hi
+    assert set(results["intrinsic_by_domain_vs_reference"]["general"]) == {"legal", "financial", "general"}
+    assert "### Bits per byte per domain" in report and report.count("**Sign convention**") == 1

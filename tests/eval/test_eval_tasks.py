@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 
 from dapt.errors import UserError
 from dapt.eval.config import EvalConfig
-from dapt.eval.report import Z95
+from dapt.eval.intervals import MIN_EXAMPLES, newcombe_paired, wilson
 from dapt.eval.run import run_eval
 from dapt.eval.synthetic import synthetic_examples, write_synthetic
 from dapt.eval.taskset import TASKS_DIR, resolve_tasks
@@ -101,11 +102,12 @@ def test_report_numbers_come_from_the_harness(evaluated):
         assert cmp["paired"] and per_a["doc_ids"] == per_b["doc_ids"] and len(per_a["doc_ids"]) == row["n"]
         d = [y - x for x, y in zip(per_a[row["metric"]], per_b[row["metric"]], strict=True)]
         assert sum(per_a[row["metric"]]) / len(d) == pytest.approx(a["value"])
-        mean = sum(d) / len(d)
-        half = Z95 * math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
-        assert cmp["ci95"] == pytest.approx([cmp["diff"] - half, cmp["diff"] + half])
-        assert (cmp["verdict"].startswith("within noise")) == (cmp["ci95"][0] <= 0 <= cmp["ci95"][1])
-        assert f"{a['value']:.3f} ± {a['stderr']:.3f}" in md
+        # right-or-wrong answers: Newcombe's paired interval, inside [-1, 1] and never of zero width
+        assert cmp["ci95"] == pytest.approx(newcombe_paired(per_a[row["metric"]], per_b[row["metric"]]))
+        assert -1.0 <= cmp["ci95"][0] < cmp["ci95"][1] <= 1.0
+        assert cmp["verdict"] == f"too few examples (n={row['n']} < {MIN_EXAMPLES})"  # the synthetic sets are tiny
+        assert a["ci95"] == pytest.approx(wilson(round(a["value"] * row["n"]), row["n"]))
+        assert f"{a['value']:.3f} [{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}]" in md
     # WinoGrande reports acc only (its options share one continuation), LAMBADA acc and perplexity.
     metrics = {(r["task"], r["metric"]) for r in report["tasks"]}
     assert ("dapt_winogrande", "acc") in metrics and ("dapt_winogrande", "acc_norm") not in metrics
@@ -170,6 +172,28 @@ def test_shipped_yaml_tasks_load_with_plain_lm_eval_include_path():
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
     assert {"dapt_domain", "dapt_general"} <= set(manager.all_tags)
     assert len([t for t in manager.all_subtasks if t.startswith("dapt_")]) == 14
+
+
+def test_shipped_tasks_load_with_plain_lm_eval_from_any_directory(tiny_models, tmp_path):
+    """`lm_eval run --include_path <tasks folder>` from a directory that is not the checkout, on a copy of the
+    folder standing alone as it does in the installed package: every shipped task's files are found."""
+    import subprocess
+    import sys
+
+    tasks = tmp_path / "site-packages" / "dapt" / "eval" / "tasks"
+    shutil.copytree(TASKS_DIR, tasks, ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = elsewhere / "out"
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--device", "cpu",
+           "--model_args", f"pretrained={tiny_models['domain']}", "--include_path", str(tasks),
+           "--tasks", "dapt_domain,dapt_general", "--limit", "1", "--output_path", str(out)]
+    run = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    (results,) = out.rglob("results_*.json")
+    scored = {t for t in json.loads(results.read_text())["results"] if t.startswith("dapt_")}
+    assert len(scored) == 14
 
 
 def test_shipped_examples_are_the_generator_output(tmp_path):
@@ -265,7 +289,7 @@ def test_paired_difference_resolves_what_unpaired_intervals_cannot():
     unpaired = compare({"value": 0.5, "stderr": se(a)}, {"value": 0.56, "stderr": se(b)}, "A", "B")
     assert unpaired["verdict"] == "within noise"
     assert paired_compare(a, a, "A", "B")["verdict"] == "within noise"
-    assert paired_compare([1.0], [0.0], "A", "B")["verdict"] == "no stderr"
+    assert paired_compare([1.0], [0.0], "A", "B")["verdict"] == "too few examples (n=1 < 30)"
 
 
 def test_contamination_counts_and_skips_short_examples(tmp_path):
@@ -287,3 +311,59 @@ def test_kshot_run_end_to_end(tiny_models, tmp_path):
     assert raw["n-shot"]["dapt_fpb"] == 2
     assert 0.0 <= raw["results"]["dapt_fpb"]["acc,none"] <= 1.0
     assert "2-shot" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("ref", "other"),
+    [
+        ([0.0] * 6, [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]),  # the tiny run's HellaSwag: normal approx. said [+0.253, +1.080]
+        ([0.0] * 6, [0.0] * 6),  # both always wrong: normal approx. said [+0.000, +0.000]
+        ([1.0] * 6, [1.0] * 6),
+        ([1.0] * 40, [0.0] * 40),
+    ],
+)
+def test_accuracy_difference_intervals_respect_bounds_and_have_width(ref, other):
+    from dapt.eval.report import paired_compare
+
+    cmp = paired_compare(ref, other, "A", "B")
+    lo, hi = cmp["ci95"]
+    assert -1.0 <= lo <= cmp["diff"] <= hi <= 1.0 and hi - lo > 0.05
+    if len(ref) < MIN_EXAMPLES:
+        assert cmp["verdict"] == f"too few examples (n={len(ref)} < {MIN_EXAMPLES})"
+    else:
+        assert cmp["verdict"] == "A better"
+
+
+def test_wilson_interval_known_values():
+    """Wilson (1927): at 0 of n the upper end is z^2 / (n + z^2); the interval is symmetric in k <-> n - k."""
+    z2 = 1.959964 ** 2
+    assert wilson(0, 6) == pytest.approx([0.0, z2 / (6 + z2)])
+    lo, hi = wilson(2, 6)
+    assert [1 - hi, 1 - lo] == pytest.approx(wilson(4, 6))
+    assert wilson(50, 100) == pytest.approx([0.4038, 0.5962], abs=1e-4)
+
+
+def test_report_plot_error_bars_end_inside_zero_and_one(evaluated):
+    """The PNG's accuracy bars are the Wilson intervals: at 0 % or 100 % they still have length, never past the bounds."""
+    from dapt.eval.report import accuracy_bars
+
+    _, _, _, report = evaluated
+    rows = [r for r in report["tasks"] if r["metric"] == "acc"]
+    for model in report["models"]:
+        xs, (below, above) = accuracy_bars(rows, model)
+        for x, lo, hi in zip(xs, below, above):
+            assert 0.0 <= x - lo <= x <= x + hi <= 1.0 and lo + hi > 0
+
+
+def test_average_difference_interval_has_width_when_one_task_moves_all_at_once():
+    """The tiny run's general average: five tasks where no example differs and one (HellaSwag) where every
+    example flips; a bootstrap over examples gave [+0.167, +0.167]. Combining the tasks' Newcombe intervals
+    (MOVER) keeps their width and the [-1, 1] bounds."""
+    from dapt.eval.report import _average_difference, paired_compare
+
+    tasks = [([0.0] * 36, [0.0] * 36)] * 5 + [([0.0] * 36, [1.0] * 36)]
+    members = [{"n": 36, "vs_reference": {"B": {**paired_compare(a, b, "A", "B"), "paired": True}}} for a, b in tasks]
+    avg = _average_difference(members, "A", "B")
+    lo, hi = avg["ci95"]
+    assert avg["diff"] == pytest.approx(1 / 6) and -1.0 <= lo < 1 / 6 < hi <= 1.0 and hi - lo > 0.05
+    assert avg["n"] == 216 and avg["verdict"] == "B better"

@@ -184,3 +184,31 @@ def test_sources_whose_file_names_clash_are_a_user_error(tmp_path: Path, tokeniz
         write_documents(tmp_path / "docs" / f"s{i}" / "part-0.jsonl.gz", make_docs(source, "general", 3, i))
     with pytest.raises(UserError, match="share a token file name"):
         run_tokenize(TokenizeConfig(), tmp_path / "docs", tokenizer_dir, tmp_path / "out")
+
+
+def test_special_token_strings_in_documents_are_encoded_as_text(tmp_path):
+    """A page that writes "<unk>" (WikiText's unknown word), "</s>", "<s>" or any other special token's string
+    becomes those characters in the token files; the only special id is the EOS after each document."""
+    from dapt.tokenizer.config import TokenizerConfig
+    from dapt.tokenizer.train import train_tokenizer
+
+    train_docs = [d for dom in WORDS for d in make_docs(f"t_{dom}", dom, 60, 5)]
+    write_documents(tmp_path / "train_docs" / "part-0.jsonl.gz", train_docs)
+    cfg = TokenizerConfig(vocab_size=1024, min_vocab_fill=0.2, min_sample_bytes=1000, show_progress=False,
+                          extra_special_tokens=["<|doc|>"])
+    manifest = train_tokenizer(cfg, tmp_path / "train_docs", tmp_path / "tok")
+    added = Tokenizer.from_file(str(tmp_path / "tok" / "tokenizer.json")).get_added_tokens_decoder()
+    specials = {i: t.content for i, t in added.items() if t.special}
+    assert {"<unk>", "</s>", "<pad>", "<|doc|>", "<|reserved_0|>"} <= set(specials.values())
+    texts = [f"the court held that {s} is not a word" for s in specials.values()]
+    texts += ["WikiText: the <unk> river </s><s> and " + " ".join(specials.values())]
+    docs = [Document(id=f"d{i:03d}", text=t, source="web", domain="general") for i, t in enumerate(texts)]
+    write_documents(tmp_path / "docs" / "web" / "part-0.jsonl.gz", docs)
+    run_tokenize(TokenizeConfig(val_fraction=0.0, val_min_docs=0), tmp_path / "docs", tmp_path / "tok", tmp_path / "tokens")
+    tokens = TokenFile(tmp_path / "tokens" / "train" / "web")
+    assert tokens.n_docs == len(docs)
+    decode = Tokenizer.from_file(str(tmp_path / "tok" / "tokenizer.json"))
+    for i, doc in enumerate(docs):  # the token file holds the source's documents in id order
+        ids = [int(t) for t in tokens.doc(i, with_eos=True)]
+        assert ids[-1] == manifest["eos_id"] and not set(ids[:-1]) & set(specials), doc.text
+        assert decode.decode(ids[:-1], skip_special_tokens=False) == doc.text

@@ -127,3 +127,36 @@ def test_bad_inputs_are_user_errors(trained, baseline, heldout, tmp_path):
             (bare / f.name).write_bytes(f.read_bytes())
     with pytest.raises(UserError, match="name a baseline tokenizer folder"):
         report_tokenizer(tiny_cfg(), bare, None, heldout, tmp_path / "out")
+
+
+def test_special_token_strings_in_heldout_text_are_measured_as_text(trained):
+    """The report's counts are of text: "</s>" or "<unk>" written in a document are its characters."""
+    out, manifest = trained
+    tok = load_tokenizer(out)
+    backend = tok.backend_tokenizer
+    specials = set(manifest["special_tokens"].values())
+    for token in manifest["special_tokens"]:
+        text = f"the court {token} held"
+        ids = backend.encode(text, add_special_tokens=False).ids
+        assert not set(ids) & specials and backend.decode(ids) == text
+        assert not set(tok(text)["input_ids"]) & specials
+        assert measure(backend, [text])["tokens"] == len(ids) > len(tok("the court  held")["input_ids"]) + 1
+
+
+def test_terms_are_tokenized_as_in_running_text_and_the_table_says_so(report, baseline):
+    """A term's pieces are the tokens it gets inside a sentence after a space, and the table says so; a token
+    holding half of "§" (two UTF-8 bytes) is shown as its byte, not as a replacement character."""
+    from dapt.tokenizer.report import TERM_CONTEXT
+
+    out, rep = report
+    md = (out / "report.md").read_text()
+    assert md.count("| term (in a sentence, after a space) |") == len(rep["terms"])
+    assert TERM_CONTEXT.format(term="{term}") in md
+    backend = load_tokenizer(baseline).backend_tokenizer
+    sentence = TERM_CONTEXT.format(term="res judicata")
+    in_text = [backend.decode([i]) for i in backend.encode(sentence, add_special_tokens=False).ids]
+    pieces = split_term(backend, "res judicata")
+    start = in_text.index(" " + pieces[0]) if " " + pieces[0] in in_text else in_text.index(pieces[0])
+    assert [in_text[start].lstrip(" "), *in_text[start + 1:start + len(pieces)]] == pieces
+    section = split_term(backend, "§ 1983(a)(2)")  # the general-only baseline never merged "§"
+    assert not any("\ufffd" in p for p in section) and section[:2] == ["0xC2", "0xA7"]

@@ -34,10 +34,18 @@ def test_loads_in_transformers_as_fast_tokenizer_with_special_tokens(trained):
     out, manifest = trained
     tok = AutoTokenizer.from_pretrained(str(out))
     assert tok.is_fast
-    assert (tok.bos_token, tok.eos_token, tok.pad_token, tok.unk_token) == ("<s>", "</s>", "<pad>", "<unk>")
+    assert (tok.eos_token, tok.pad_token, tok.unk_token) == ("</s>", "<pad>", "<unk>")
     assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) == (
         manifest["bos_id"], manifest["eos_id"], manifest["pad_id"])
-    assert len({manifest["bos_id"], manifest["eos_id"], manifest["pad_id"], manifest["unk_id"]}) == 4
+    assert len({manifest["eos_id"], manifest["pad_id"], manifest["unk_id"]}) == 3
+
+
+def test_bos_is_the_document_boundary_the_token_files_use(trained):
+    """lm-eval puts the tokenizer's BOS before every window; the model only ever saw EOS before a document."""
+    out, manifest = trained
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.bos_token == tok.eos_token == "</s>" and manifest["bos_id"] == manifest["eos_id"]
+    assert "<s>" not in tok.get_vocab()  # no second, never-trained start token
     assert tok.model_max_length == 2048
     assert len(tok) == manifest["vocab_size"] == 512
     # Special tokens are not added implicitly: later stages append eos as the document separator.
@@ -129,10 +137,28 @@ def test_extra_special_tokens_and_vocab_padding(corpus, tmp_path):
     tok = load_tokenizer(tmp_path)
     assert len(tok) == 512 == manifest["vocab_size"]
     assert tok.model_max_length == 128
-    ids = tok.encode("a <|doc|> b")
-    assert manifest["special_tokens"]["<|doc|>"] in ids
+    # The extras are special tokens to place by id; the same string in raw text stays text.
+    doc_id = manifest["special_tokens"]["<|doc|>"]
+    assert tok.convert_tokens_to_ids("<|doc|>") == doc_id and doc_id not in tok.encode("a <|doc|> b")
     assert {"<|doc|>", "<|sep|>"} <= set(tok.all_special_tokens)
+    ids = tok.encode("a ") + [doc_id] + tok.encode(" b")
     assert tok.decode(ids, skip_special_tokens=True) == "a  b"
+
+
+@pytest.mark.parametrize("extras", [[], ["<|doc|>"]])
+def test_saved_config_loads_in_transformers_4_as_well_as_5(corpus, tmp_path, extras):
+    """pyproject allows transformers>=4.46: 4.x looks tokenizer_class up by name (5.x writes
+    "TokenizersBackend", which 4.x lacks) and calls .keys() on extra_special_tokens (5.x writes a list)."""
+    from transformers import PreTrainedTokenizerFast
+
+    train_tokenizer(tiny_cfg(extra_special_tokens=extras), corpus, tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"  # the one fast class both majors have
+    assert not isinstance(config.get("extra_special_tokens"), list)
+    assert config.get("additional_special_tokens", []) == extras  # 4.x's list key; 5.x reads it too
+    direct, auto = PreTrainedTokenizerFast.from_pretrained(str(tmp_path)), AutoTokenizer.from_pretrained(str(tmp_path))
+    assert direct.get_vocab() == auto.get_vocab()
+    assert direct.all_special_tokens == auto.all_special_tokens and set(extras) <= set(auto.all_special_tokens)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -186,10 +212,10 @@ def test_corpus_too_small_for_the_vocabulary_is_a_user_error(tmp_path):
 
 
 def test_vocab_smaller_than_byte_alphabet_plus_specials_is_refused(corpus, tmp_path):
-    with pytest.raises(ValidationError, match="vocab_size >= 261"):
+    with pytest.raises(ValidationError, match="vocab_size >= 260"):
         TokenizerConfig(vocab_size=200)
-    with pytest.raises(ValidationError, match="vocab_size >= 263"):
-        TokenizerConfig(vocab_size=261, extra_special_tokens=["<a>", "<b>"])
+    with pytest.raises(ValidationError, match="vocab_size >= 262"):
+        TokenizerConfig(vocab_size=260, extra_special_tokens=["<a>", "<b>"])
     # A config that skipped validation is caught at the stage boundary, as a UserError.
     cfg = TokenizerConfig.model_construct(**{**tiny_cfg().__dict__, "vocab_size": 100})
     with pytest.raises(UserError, match="vocab_size"):
