@@ -3,7 +3,7 @@
 Each finished stage leaves ``<folder>/_SUCCESS.json`` holding its fingerprint: a hash of its config
 section, of its upstream stages' fingerprints (their outputs are a function of those) and of the
 size and modification time of raw input files. A stage interrupted before its marker is written
-runs again; pre-training then resumes from its last checkpoint.
+runs again; pre-training then resumes from its last checkpoint if its training config is unchanged.
 """
 
 from __future__ import annotations

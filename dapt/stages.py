@@ -157,7 +157,7 @@ def _pretrain(ctx: Context) -> dict[str, Any]:
         ctx.path("tokenizer"),
         ctx.path("model"),
         token_target=token_target(ctx),
-        resume=not ctx.fresh,
+        fresh=ctx.fresh,
     )
 
 
@@ -199,7 +199,7 @@ def _baseline_pretrain(ctx: Context) -> dict[str, Any]:
         _baseline_tokenizer(ctx),
         ctx.path("baseline", "model"),
         token_target=token_target(ctx),
-        resume=not ctx.fresh,
+        fresh=ctx.fresh,
     )
 
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from dapt.errors import UserError
-from dapt.pretrain.checkpoint import BEST, export_hf, latest_tag, load_checkpoint, save_checkpoint, step_tag
+from dapt.pretrain.checkpoint import (BEST, config_changes, export_hf, latest_tag, load_checkpoint, save_checkpoint,
+                                     set_aside, step_tag)
 from dapt.pretrain.config import PretrainConfig
 from dapt.pretrain.engine import deepspeed_config, init_distributed, optimizer_args, resolve_precision
 from dapt.pretrain.gate import StepGate
@@ -79,6 +80,33 @@ def _memory_gib(device: torch.device) -> float:
         return float("nan")
 
 
+def _resumable_tag(ckpt_dir: Path, training: dict[str, Any], fresh: bool, rank: int, world: int) -> str | None:
+    """The checkpoint to resume from, if any; under `fresh`, rank 0 first sets the old ones aside (kept)."""
+    if fresh:
+        metrics = ckpt_dir.parent / "metrics.jsonl"
+        if rank == 0 and ckpt_dir.is_dir():
+            moved = set_aside(ckpt_dir, latest_tag(ckpt_dir) or "incomplete")
+            if metrics.is_file():  # the old run's curve stays with its checkpoints, out of the new one's
+                metrics.replace(moved / "metrics.jsonl")
+            log.warning("fresh start: the previous checkpoints are kept in %s", moved)
+        if rank == 0:
+            metrics.unlink(missing_ok=True)  # a curve with no checkpoint left: nothing to keep it with
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()  # no rank looks for a checkpoint while rank 0 is still moving them
+        return None
+    tag = latest_tag(ckpt_dir)
+    changes = config_changes(ckpt_dir, tag, training) if tag is not None else []
+    if changes:
+        raise UserError(
+            f"{ckpt_dir / tag} was trained with another config ({'; '.join(changes)}); resuming would continue "
+            f"that run, not train this one: pass --fresh to set its checkpoints aside and train from scratch, "
+            f"or restore the old values to resume it"
+        )
+    return tag
+
+
 # -- the run --------------------------------------------------------------------------------------
 def run_pretrain(
     cfg: PretrainConfig,
@@ -87,12 +115,14 @@ def run_pretrain(
     tokenizer_dir: Path,
     out_dir: Path,
     token_target: int,
-    resume: bool = True,
+    fresh: bool = False,
     *,
     step_hook: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> dict[str, Any]:
     """Trains to `token_target` tokens (or early stop), checkpoints, exports out_dir/hf; returns the summary.
 
+    Resumes from the latest checkpoint when the same training config wrote it (an interrupted run) and
+    refuses one written under another; `fresh` sets existing checkpoints aside and starts from scratch.
     `step_hook(step, module)` runs before each step's first forward (fault injection in tests).
     """
     import deepspeed
@@ -116,17 +146,13 @@ def run_pretrain(
                offload_params=cfg.offload_params)
     seq_len = cfg.model.seq_len
     ckpt_dir = out_dir / "checkpoints"
+    # What decides the trajectory (the schedule depends on token_target, the weights' layout on the shape):
+    # a checkpoint written under other values is another run's, never resumed into this one.
+    training = {"pretrain": cfg.model_dump(mode="json"), "token_target": token_target, "precision": precision,
+                "model_shape": shape.to_dict()}
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:  # a fresh run must not pick up or mix with an older run's files
-            import shutil
-
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-            (out_dir / "metrics.jsonl").unlink(missing_ok=True)
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()  # no rank looks for a checkpoint while rank 0 is still clearing them
+    tag = _resumable_tag(ckpt_dir, training, fresh, rank, world)
 
     sampler = MixtureSampler(MixturePlan.load(mix_path), tokens_dir, seq_len, cfg.seed)
     val_sets = validation_sets(tokens_dir, seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
@@ -157,7 +183,6 @@ def run_pretrain(
         stopper.load_state_dict(loaded["early_stopping"])
         guard.load_state_dict(loaded["spike_guard"])
 
-    tag = latest_tag(ckpt_dir) if resume else None
     if tag is not None:
         restore(tag)
         if rank == 0:
