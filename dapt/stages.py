@@ -269,6 +269,8 @@ STAGES: tuple[Stage, ...] = (
 )
 
 STAGE_NAMES = tuple(s.name for s in STAGES)
+# What `dapt run --data-from RUN` may share from another run: everything up to the training data.
+DATA_STAGES = frozenset(STAGE_NAMES) - {"pretrain", "baseline_pretrain", "eval", "report"}
 
 
 def stage(name: str) -> Stage:

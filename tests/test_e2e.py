@@ -104,3 +104,23 @@ def test_a_changed_lr_trains_a_new_model_and_a_new_shape_is_one_line(tmp_path, c
     assert (run_dir / "model" / "checkpoints.stale-step-00000008").is_dir()  # the lr=3e-3 run, kept
     assert main([*argv, "--pretrain.lr=1e-3", "--pretrain.model.n_layers=3"]) == 2
     assert "pretrain.model.n_layers 2 -> 3" in one_error_line()
+
+
+@pytest.mark.slow
+def test_a_sweep_shares_the_finished_data_stages_of_another_run(tmp_path, capsys):
+    """Issue 18, sweeps: `--run.name=lr1e-3` recomputed every data stage; `--data-from` links them instead."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["run", str(REPO / "configs" / "tiny.yaml"), "--until", "mix", *SMALL]
+    assert main([*common, "--run-dir", str(a)]) == 0
+    capsys.readouterr()
+    assert main([*common, "--run-dir", str(b), "--data-from", str(a), "--pretrain.lr=1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert " ran " not in out and "tokenize           shared" in out
+    assert (b / "tokens").is_symlink() and (b / "tokens").resolve() == (a / "tokens").resolve()
+    # a change from tokenize on: the stages before it stay shared, tokenize runs into b's own folder, a is untouched
+    a_marker = (a / "tokens" / "_SUCCESS.json").read_text()
+    assert main([*common, "--run-dir", str(b), "--data-from", str(a), "--tokenize.val_fraction=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "tokenizer          cached" in out and "tokenize           ran" in out
+    assert (b / "tokens").is_dir() and not (b / "tokens").is_symlink()
+    assert (a / "tokens" / "_SUCCESS.json").read_text() == a_marker
