@@ -66,7 +66,7 @@ def bare_loop(cfg: PretrainConfig, inputs: dict[str, Path], steps: int, token_ta
 def trainer_loop(cfg: PretrainConfig, inputs: dict[str, Path], steps: int, token_target: int, out: Path) -> list[float]:
     """run_pretrain for `steps` steps; per-step seconds from the start of one step to the next."""
     stamps: list[float] = []
-    run_pretrain(cfg.model_copy(update={"max_steps": steps}), **inputs, out_dir=out, token_target=token_target, resume=False,
+    run_pretrain(cfg.model_copy(update={"max_steps": steps}), **inputs, out_dir=out, token_target=token_target, fresh=True,
                  step_hook=lambda step, module: stamps.append(time.perf_counter()))
     return list(np.diff(stamps))
 

@@ -1,6 +1,6 @@
 """The `dapt` command: `dapt run` for the whole chain, one subcommand per stage.
 
-    dapt run [CONFIG] [--from STAGE] [--until STAGE] [--section.key=value ...] [-- BEAM_OPTIONS]
+    dapt run [CONFIG] [--from STAGE] [--until STAGE] [--fresh] [--data-from RUN_DIR] [--section.key=value ...]
     dapt curate [CONFIG] [--section.key=value ...] [-- --runner=DataflowRunner ...]
     dapt tokenizer [train|report] [CONFIG] [--baseline DIR]
     dapt eval [CONFIG] [--model NAME=DIR ...]
@@ -60,12 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="start", choices=STAGE_NAMES, metavar="STAGE",
                      help="re-run from this stage on, even if cached")
     run.add_argument("--until", choices=STAGE_NAMES, metavar="STAGE", help="stop after this stage")
+    run.add_argument("--fresh", action="store_true",
+                     help="training stages that run start over (old checkpoints set aside) instead of resuming")
+    run.add_argument("--data-from", metavar="RUN_DIR",
+                     help="share this run directory's finished data stages where their fingerprint matches (sweeps)")
 
     for name in STAGE_COMMANDS:
         p = sub.add_parser(name, help=f"run the {name} stage alone (reads upstream outputs from the run dir)")
         common(p)
         if name in ("pretrain", "baseline"):
-            p.add_argument("--fresh", action="store_true", help="start training over instead of resuming")
+            p.add_argument("--fresh", action="store_true",
+                           help="start training over (old checkpoints set aside) instead of resuming")
         if name == "plan":
             p.add_argument("--preset", choices=["bloomberggpt"],
                            help="plan a published run (budget, data, shape) instead of this run's model")
@@ -202,7 +207,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
     if args.command == "run":
         stages = select_stages(cfg, args.start, args.until)
         forced = [s.name for s in stages] if args.start else []
-        rows = run_stages(cfg, stages, beam_args=beam_args, force=forced, fresh=forced)
+        fresh = [s.name for s in stages] if args.fresh else forced
+        data_from = Path(args.data_from) if args.data_from else None
+        if data_from is not None and not data_from.is_dir():
+            raise UserError(f"--data-from {data_from}: no such run directory; give the run.dir of a finished run")
+        rows = run_stages(cfg, stages, beam_args=beam_args, force=forced, fresh=fresh, data_from=data_from)
     elif args.command == "plan" and (args.preset or args.n_params is not None or args.flops is not None):
         rows = [_plan_alone(cfg, args, overrides)]
     elif args.command == "eval" and args.model:

@@ -29,9 +29,7 @@ if TYPE_CHECKING:
     from dapt.pipeline.storage import Location
 
 DEFAULT_CONFIG = "tiny.yaml"
-# The stages that read and write their run directory through Beam's filesystems, so run.dir may be a URL.
-DATA_STAGES = ("sample", "curate", "quality", "select", "tokenizer", "tokenizer_general", "tokenize",
-               "baseline_tokens")
+
 
 
 class RunConfig(BaseModel):
@@ -84,7 +82,7 @@ class DaptConfig(BaseModel):
         where = self.run_location
         if not where.is_local:
             raise UserError(
-                f"run.dir {where} is a URL: only the data stages ({', '.join(DATA_STAGES)}) run there; "
+                f"run.dir {where} is a URL: only the Beam data stages run there (dapt run --until tokenize); "
                 "train and evaluate from a local or shared run.dir (README: Running at scale)"
             )
         return where.local

@@ -2,8 +2,10 @@
 
 Each finished stage leaves ``<folder>/_SUCCESS.json`` holding its fingerprint: a hash of its config
 section, of its upstream stages' fingerprints (their outputs are a function of those) and of the
-size and modification time of raw input files. A stage interrupted before its marker is written
-runs again; pre-training then resumes from its last checkpoint.
+size and modification time of raw input files. Paths inside the run directory enter the hash as
+``{run_dir}/...``, so the same stage of two runs has the same fingerprint and a sweep can share
+another run's finished data stages (``--data-from``). A stage interrupted before its marker is written
+runs again; pre-training then resumes from its last checkpoint if its training config is unchanged.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from dapt.config import DATA_STAGES, DaptConfig, dump_config
+from dapt.config import DaptConfig, dump_config
 from dapt.errors import UserError
 from dapt.pipeline.storage import Location, use_pipeline_options
-from dapt.stages import STAGE_NAMES, STAGES, Context, Stage
+from dapt.stages import DATA_STAGES, STAGE_NAMES, STAGES, Context, Stage
 from dapt.summary import format_table
 
 log = logging.getLogger("dapt")
@@ -47,7 +51,8 @@ def _raw_inputs(cfg: DaptConfig) -> list[list[Any]]:
     return [[f.path, f.size, f.updated] for source in cfg.curate.sources for f in expand_paths(source)]
 
 
-def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Location) -> str:
+def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Path | Location) -> str:
+    run_dir = Location(run_dir)
     parts: dict[str, Any] = {"stage": stage.name, "config": _changed_settings(stage.section(cfg))}
     upstream = {}
     for name in stage.upstream:
@@ -57,8 +62,10 @@ def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Location) -> str:
     parts["upstream"] = upstream
     if stage.name == "curate":
         parts["raw_inputs"] = _raw_inputs(cfg)
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    # where the run lives is not what it computes: `runs/a/raw/x.jsonl` and `runs/b/raw/x.jsonl` hash alike
+    blob = blob.replace(json.dumps(run_dir.url + "/")[1:-1], "{run_dir}/")
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _stage(name: str) -> Stage:
@@ -87,18 +94,23 @@ def run_stages(
     beam_args: Sequence[str] = (),
     force: Sequence[str] = (),
     fresh: Sequence[str] = (),
+    data_from: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Runs the given stages in order; returns one row per stage (name, status, seconds, summary).
 
     ``force`` names stages that run even when cached; ``fresh`` those that start over instead of
-    resuming (pre-training from scratch rather than from its last checkpoint).
+    resuming (pre-training from scratch rather than from its last checkpoint). ``data_from`` is
+    another run directory whose finished data stages, when their fingerprint is this run's, are
+    linked into this run instead of recomputed.
     """
     run_dir = cfg.run_location
     if not run_dir.is_local:
-        off = [s.name for s in stages if s.name not in DATA_STAGES]
+        off = [s.name for s in stages if not s.any_filesystem]
         if off:
             raise UserError(f"run.dir {run_dir} is a URL, where only the data stages run, not {', '.join(off)}; "
                             "pass --until tokenize, or a local or shared run.dir (README: Running at scale)")
+        if data_from is not None:
+            raise UserError("--data-from links folders of a local run directory; run.dir is a URL here")
         use_pipeline_options(beam_args)
     run_dir.mkdir()
     if is_rank_zero():
@@ -112,7 +124,15 @@ def run_stages(
             rows.append({"stage": stage.name, "status": "cached", "seconds": 0.0,
                          "summary": json.loads(marker.read_text()).get("summary", {})})
             continue
-        if marker.is_file() and is_rank_zero():
+        if data_from is not None and stage.name in DATA_STAGES and stage.name not in force:
+            shared = _share(stage, run_dir.local, data_from, fp)
+            if shared is not None:
+                rows.append({"stage": stage.name, "status": "shared", "seconds": 0.0, "summary": shared})
+                continue
+        folder = run_dir / stage.folder
+        if folder.is_local and folder.local.is_symlink() and is_rank_zero():
+            folder.local.unlink()  # a stage shared from another run that must run here writes its own folder
+        elif marker.is_file() and is_rank_zero():
             marker.unlink()
         log.info("stage %s: %s", stage.name, stage.description)
         ctx = Context(cfg=cfg, run_dir=run_dir, beam_args=tuple(beam_args), fresh=stage.name in fresh)
@@ -126,6 +146,25 @@ def run_stages(
             ))
         rows.append({"stage": stage.name, "status": "ran", "seconds": seconds, "summary": summary})
     return rows
+
+
+def _share(stage: Stage, run_dir: Path, other: Path, fp: str) -> dict[str, Any] | None:
+    """Links `other`'s finished output of `stage` into this run when it has this run's fingerprint;
+    returns its summary, or None when there is nothing to share."""
+    source = other / stage.folder
+    marker = source / MARKER
+    if not marker.is_file() or json.loads(marker.read_text())["fingerprint"] != fp:
+        return None
+    target = run_dir / stage.folder
+    if is_rank_zero():
+        if target.is_symlink():
+            target.unlink()
+        elif target.exists():
+            shutil.rmtree(target)  # this run's own, out-of-date output of the stage
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source.resolve(), target_is_directory=True)
+    log.info("stage %s: shared from %s (same fingerprint)", stage.name, source)
+    return json.loads(marker.read_text()).get("summary", {})
 
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:

@@ -45,6 +45,8 @@ class Stage:
     execute: Callable[[Context], dict[str, Any]]
     enabled: Callable[[DaptConfig], bool] = lambda cfg: True
     description: str = ""
+    # Reads and writes the run directory only through Beam's filesystems, so run.dir may be a URL.
+    any_filesystem: bool = False
 
 
 def _read_json(path: Path | Location) -> dict[str, Any]:
@@ -172,7 +174,7 @@ def _pretrain(ctx: Context) -> dict[str, Any]:
         ctx.path("tokenizer"),
         ctx.path("model"),
         token_target=token_target(ctx),
-        resume=not ctx.fresh,
+        fresh=ctx.fresh,
     )
 
 
@@ -214,7 +216,7 @@ def _baseline_pretrain(ctx: Context) -> dict[str, Any]:
         _baseline_tokenizer(ctx),
         ctx.path("baseline", "model"),
         token_target=token_target(ctx),
-        resume=not ctx.fresh,
+        fresh=ctx.fresh,
     )
 
 
@@ -246,19 +248,19 @@ def _report(ctx: Context) -> dict[str, Any]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("sample", "raw", (), lambda c: c.sample, _sample, enabled=lambda c: c.sample is not None,
-          description="write the embedded sample corpus"),
+          description="write the embedded sample corpus", any_filesystem=True),
     Stage("curate", "curated", ("sample",), lambda c: c.curate, _curate,
-          description="read, clean, language- and quality-filter, redact, exact-dedup (Beam)"),
+          description="read, clean, language- and quality-filter, redact, exact-dedup (Beam)", any_filesystem=True),
     Stage("quality", "quality", ("sample",), lambda c: c.select.quality, _quality, enabled=_has_quality_model,
-          description="train the quality model (hashed n-grams + logistic regression) on reference text"),
+          description="train the quality model (hashed n-grams + logistic regression) on reference text", any_filesystem=True),
     Stage("select", "selected", ("curate", "quality"), lambda c: c.select, _select,
-          description="near-dup and line dedup, quality selection, routing, decontamination (Beam)"),
+          description="near-dup and line dedup, quality selection, routing, decontamination (Beam)", any_filesystem=True),
     Stage("tokenizer", "tokenizer", ("select",), lambda c: c.tokenizer, _tokenizer,
-          description="train the domain tokenizer on the mixture"),
+          description="train the domain tokenizer on the mixture", any_filesystem=True),
     Stage("tokenizer_general", "tokenizer_general", ("select",), lambda c: c.tokenizer, _tokenizer_general,
-          description="train the general-only baseline tokenizer"),
+          description="train the general-only baseline tokenizer", any_filesystem=True),
     Stage("tokenize", "tokens", ("select", "tokenizer"), lambda c: c.tokenize, _tokenize,
-          description="tokenize and pack into token shards with a validation split (Beam)"),
+          description="tokenize and pack into token shards with a validation split (Beam)", any_filesystem=True),
     Stage("tokenizer_report", "tokenizer_report", ("tokenizer", "tokenizer_general", "tokenize"),
           lambda c: c.tokenizer, _tokenizer_report, description="fertility and term splits vs the baseline"),
     Stage("plan", "plan", ("tokenize",), lambda c: (c.plan, c.pretrain.model), _plan,
@@ -269,7 +271,7 @@ STAGES: tuple[Stage, ...] = (
           description="DeepSpeed ZeRO pre-training of the domain-mix model"),
     Stage("baseline_tokens", "baseline/tokens", ("tokenizer_general",), lambda c: c.tokenize, _baseline_tokens,
           enabled=lambda c: c.baseline.enabled and c.baseline.tokenizer == "general",
-          description="token shards with the general tokenizer for the baseline"),
+          description="token shards with the general tokenizer for the baseline", any_filesystem=True),
     Stage("baseline_mix", "baseline/mix", ("tokenize", "baseline_tokens", "plan"),
           lambda c: (c.mix, c.baseline, c.pretrain.token_target), _baseline_mix,
           enabled=lambda c: c.baseline.enabled, description="general-only mixture, same token budget"),
@@ -284,6 +286,8 @@ STAGES: tuple[Stage, ...] = (
 )
 
 STAGE_NAMES = tuple(s.name for s in STAGES)
+# What `dapt run --data-from RUN` may share from another run: everything up to the training data.
+DATA_STAGES = frozenset(STAGE_NAMES) - {"pretrain", "baseline_pretrain", "eval", "report"}
 
 
 def stage(name: str) -> Stage:

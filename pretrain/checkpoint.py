@@ -22,6 +22,7 @@ resume only from checkpoint folders you wrote or trust; the exported ``hf/`` mod
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import random
@@ -34,6 +35,8 @@ import torch
 import torch.distributed as dist
 
 from dapt.errors import UserError
+
+log = logging.getLogger(__name__)
 
 LATEST = "latest"
 BEST = "best"
@@ -212,6 +215,30 @@ def set_aside(ckpt_dir: Path, tag: str) -> Path:
         target = ckpt_dir.with_name(f"{ckpt_dir.name}.stale-{tag}-{n}")
     os.replace(ckpt_dir, target)
     return target
+
+
+def resumable_tag(ckpt_dir: Path, training: dict[str, Any], fresh: bool, rank: int) -> str | None:
+    """The checkpoint to resume from, if any; under `fresh`, rank 0 first sets the old ones aside (kept)."""
+    if fresh:
+        metrics = ckpt_dir.parent / "metrics.jsonl"
+        if rank == 0 and ckpt_dir.is_dir():
+            moved = set_aside(ckpt_dir, latest_tag(ckpt_dir) or "incomplete")
+            if metrics.is_file():  # the old run's curve stays with its checkpoints, out of the new one's
+                metrics.replace(moved / "metrics.jsonl")
+            log.warning("fresh start: the previous checkpoints are kept in %s", moved)
+        if rank == 0:
+            metrics.unlink(missing_ok=True)  # a curve with no checkpoint left: nothing to keep it with
+        _barrier()  # no rank looks for a checkpoint while rank 0 is still moving them
+        return None
+    tag = latest_tag(ckpt_dir)
+    changes = config_changes(ckpt_dir, tag, training) if tag is not None else []
+    if changes:
+        raise UserError(
+            f"{ckpt_dir / tag} was trained with another config ({'; '.join(changes)}); resuming would continue "
+            f"that run, not train this one: pass --fresh to set its checkpoints aside and train from scratch, "
+            f"or restore the old values to resume it"
+        )
+    return tag
 
 
 def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None:

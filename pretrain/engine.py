@@ -156,3 +156,17 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     other = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
+
+
+def shard_sizes(engine: Any, optimizer: Any, world: int) -> dict[str, list[int]]:
+    """Per rank: optimizer-state and parameter elements held locally (what ZeRO partitions)."""
+    import torch.distributed as dist
+
+    inner = getattr(optimizer, "optimizer", optimizer)  # ZeRO wraps the torch optimizer of its fp32 partitions
+    opt = sum(t.numel() for st in inner.state.values() for t in st.values() if torch.is_tensor(t) and t.dim() > 0)
+    params = sum(p.ds_tensor.numel() if hasattr(p, "ds_tensor") else p.numel() for p in engine.module.parameters())
+    mine = [int(opt), int(params)]
+    everyone: list[Any] = [mine] * world
+    if world > 1:
+        dist.all_gather_object(everyone, mine)
+    return {"optimizer_state_numel": [e[0] for e in everyone], "param_numel": [e[1] for e in everyone]}

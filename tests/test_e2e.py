@@ -69,3 +69,58 @@ def test_dapt_run_end_to_end(tmp_path, capsys):
     assert main(["run", str(REPO / "configs" / "tiny.yaml"), "--run-dir", str(run_dir), *SMALL]) == 0
     out = capsys.readouterr().out
     assert " ran " not in out and "pretrain           cached" in out
+
+
+@pytest.mark.slow
+def test_a_changed_lr_trains_a_new_model_and_a_new_shape_is_one_line(tmp_path, capsys):
+    """Issue 18: `dapt run` then `--pretrain.lr=1e-3` "resumed" the finished run and exported its weights
+    as the lr=1e-3 model; `--pretrain.model.n_layers=3` ended in DeepSpeed's traceback."""
+    import hashlib
+
+    run_dir = tmp_path / "run"
+    argv = ["run", str(REPO / "configs" / "tiny.yaml"), "--run-dir", str(run_dir), "--until", "pretrain",
+            "--baseline.enabled=false", *SMALL, "--pretrain.token_target=8192"]  # 8 steps
+
+    def weights() -> str:
+        return hashlib.sha256((run_dir / "model" / "hf" / "model.safetensors").read_bytes()).hexdigest()
+
+    def one_error_line() -> str:
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("dapt: error:")]
+        assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0] and "Traceback" not in err
+        return errors[0]
+
+    assert main(argv) == 0
+    first = weights()
+    assert main([*argv, "--pretrain.lr=1e-3"]) == 2
+    refused = one_error_line()
+    assert "pretrain.lr 0.003 -> 0.001" in refused and "--fresh" in refused
+    assert weights() == first  # nothing was trained or exported under the new name
+    assert main([*argv, "--pretrain.lr=1e-3", "--fresh"]) == 0
+    assert weights() != first
+    assert "lr: 0.001" in (run_dir / "config.resolved.yaml").read_text()
+    assert json.loads((run_dir / "model" / "manifest.json").read_text())["config"]["pretrain"]["lr"] == 1e-3
+    assert json.loads((run_dir / "model" / "_SUCCESS.json").read_text())["summary"]["steps"] == 8
+    assert (run_dir / "model" / "checkpoints.stale-step-00000008").is_dir()  # the lr=3e-3 run, kept
+    assert main([*argv, "--pretrain.lr=1e-3", "--pretrain.model.n_layers=3"]) == 2
+    assert "pretrain.model.n_layers 2 -> 3" in one_error_line()
+
+
+@pytest.mark.slow
+def test_a_sweep_shares_the_finished_data_stages_of_another_run(tmp_path, capsys):
+    """Issue 18, sweeps: `--run.name=lr1e-3` recomputed every data stage; `--data-from` links them instead."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["run", str(REPO / "configs" / "tiny.yaml"), "--until", "mix", *SMALL]
+    assert main([*common, "--run-dir", str(a)]) == 0
+    capsys.readouterr()
+    assert main([*common, "--run-dir", str(b), "--data-from", str(a), "--pretrain.lr=1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert " ran " not in out and "tokenize           shared" in out
+    assert (b / "tokens").is_symlink() and (b / "tokens").resolve() == (a / "tokens").resolve()
+    # a change from tokenize on: the stages before it stay shared, tokenize runs into b's own folder, a is untouched
+    a_marker = (a / "tokens" / "_SUCCESS.json").read_text()
+    assert main([*common, "--run-dir", str(b), "--data-from", str(a), "--tokenize.val_fraction=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "tokenizer          cached" in out and "tokenize           ran" in out
+    assert (b / "tokens").is_dir() and not (b / "tokens").is_symlink()
+    assert (a / "tokens" / "_SUCCESS.json").read_text() == a_marker

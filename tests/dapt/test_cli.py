@@ -29,6 +29,7 @@ def test_stages_lists_the_chain_in_order(capsys):
         (["run", "configs/does-not-exist.yaml"], "config file not found"),
         (["curate", "--curate.sources.0.paths=[/nonexistent/corpus-*.jsonl]"], "/nonexistent/corpus-*.jsonl"),
         (["run", "--from", "pretrain", "--until", "curate"], "comes after"),
+        (["run", "--data-from", "/nonexistent/run"], "--data-from /nonexistent/run: no such run directory"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(argv, fragment, tmp_path, capsys):
@@ -131,3 +132,19 @@ def test_in_memory_beam_configs_run_one_worker():
         cfg = load_config(path, run_dir=REPO / "runs" / "unused")
         if cfg.curate.direct_running_mode == "in_memory":
             assert cfg.curate.direct_num_workers == 1, path.name
+
+
+def test_fingerprints_do_not_depend_on_the_run_directory(tmp_path):
+    """What a stage computes is the same in runs/a and runs/b: their data stages can be shared (--data-from)."""
+    from dapt.config import load_config
+    from dapt.run import fingerprint
+    from dapt.stages import STAGES
+
+    a = load_config(REPO / "configs" / "tiny.yaml", run_dir=tmp_path / "a")
+    b = load_config(REPO / "configs" / "tiny.yaml", run_dir=tmp_path / "b")
+    assert str(tmp_path / "a" / "raw") in a.curate.sources[0].paths[0]  # the config does name the run dir
+    for stage in STAGES:
+        assert fingerprint(stage, a, a.run_dir) == fingerprint(stage, b, b.run_dir), stage.name
+    other = load_config(REPO / "configs" / "tiny.yaml", {"curate.sources.0.paths": ["/elsewhere/legal.jsonl.gz"]},
+                        run_dir=tmp_path / "a")
+    assert fingerprint(STAGES[1], other, other.run_dir) != fingerprint(STAGES[1], a, a.run_dir)  # a path outside still counts

@@ -172,7 +172,39 @@ def test_checkpoints_pruned_and_resume_on_other_rank_count_refused(tmp_path: Pat
     path = out / "checkpoints" / "step-00000010" / "trainer_state.json"
     path.write_text(json.dumps(state | {"world": 2}))
     with pytest.raises(UserError, match="written by 2 ranks but this run has 1"):
-        run_pretrain(cfg, **inputs, out_dir=out, token_target=20 * 8 * SEQ)
+        run_pretrain(cfg, **inputs, out_dir=out, token_target=10 * 8 * SEQ)
+
+
+def test_a_checkpoint_of_another_config_is_refused_or_set_aside_never_resumed(tmp_path: Path) -> None:
+    """Issue 18: a finished run re-run with another lr "resumed" its last checkpoint and exported the old
+    weights under the new config; a new shape died in DeepSpeed's load with a traceback."""
+    from test_train import SEQ, make_inputs, read_metrics, tiny_config
+
+    from dapt.pretrain.config import ModelConfig
+
+    inputs = make_inputs(tmp_path)
+    out = tmp_path / "model"
+    target = 4 * 8 * SEQ
+    run_pretrain(tiny_config(eval_interval=100), **inputs, out_dir=out, token_target=target)
+    old_weights = (out / "hf" / "model.safetensors").read_bytes()
+    # logging and checkpoint keys change no trajectory: the same run, finished, so nothing more to do
+    assert run_pretrain(tiny_config(eval_interval=100, log_interval=2), **inputs, out_dir=out, token_target=target)["steps"] == 4
+    three_layers = ModelConfig(n_layers=3, d_model=64, n_heads=4, d_ff=128, seq_len=SEQ)
+    for change, target_now, named in [({"lr": 1e-3}, target, "pretrain.lr 0.003 -> 0.001"),
+                                      ({"model": three_layers}, target, "pretrain.model.n_layers 2 -> 3"),
+                                      ({}, 2 * target, f"token_target {target} -> {2 * target}")]:
+        with pytest.raises(UserError, match=named) as refused:
+            run_pretrain(tiny_config(eval_interval=100, **change), **inputs, out_dir=out, token_target=target_now)
+        assert "--fresh" in str(refused.value) and "\n" not in str(refused.value)
+    # --fresh: the old checkpoints and curve are kept aside and a new model is trained from scratch
+    summary = run_pretrain(tiny_config(eval_interval=100, lr=1e-3), **inputs, out_dir=out, token_target=target, fresh=True)
+    assert summary["steps"] == 4 and (out / "hf" / "model.safetensors").read_bytes() != old_weights
+    assert json.loads((out / "checkpoints" / "step-00000004" / "config.json").read_text())["pretrain"]["lr"] == 1e-3
+    assert json.loads((out / "manifest.json").read_text())["config"]["pretrain"]["lr"] == 1e-3
+    stale = out / "checkpoints.stale-step-00000004"
+    assert json.loads((stale / "step-00000004" / "config.json").read_text())["pretrain"]["lr"] == 3e-3
+    assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2, 3, 4]
+    assert [r["step"] for r in read_metrics(stale / "metrics.jsonl") if "loss" in r] == [1, 2, 3, 4]
 
 
 def test_config_changes_name_the_training_keys_and_ignore_logging(tmp_path: Path) -> None:
