@@ -10,7 +10,8 @@ import numpy as np
 
 from dapt.pipeline.documents import Document
 from dapt.pipeline.rules.lines import line_keys, remove_lines
-from dapt.pipeline.rules.minhash import MinHasher, choose_survivor, connected_components
+from dapt.pipeline.rules.minhash import MinHasher
+from dapt.pipeline.select.components import ConnectedComponents
 from dapt.pipeline.select.config import LineDedupConfig, NearDedupConfig
 from dapt.pipeline.select.transforms import (
     BOILERPLATE_ONLY,
@@ -140,19 +141,6 @@ def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float, bytes]]], min
                 yield (nodes[i], nodes[j])
 
 
-def _clusters(edges: list[tuple[tuple[NodeId, float], tuple[NodeId, float]]]):
-    """All candidate edges (one worker, as datatrove's cluster stage) -> (node, (survivor, size)) per member."""
-    scores = {}
-    pairs = []
-    for (a, sa), (b, sb) in edges:
-        scores[a], scores[b] = sa, sb
-        pairs.append((a, b))
-    for members in connected_components(pairs).values():
-        survivor = choose_survivor(members, scores)
-        for m in members:
-            yield m, (survivor, len(members))
-
-
 def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
     node, parts = joined
     for doc in parts["doc"]:
@@ -171,9 +159,10 @@ def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
 class NearDedup(beam.PTransform):
     """MinHash-LSH near-duplicate removal -> {"kept", "near_duplicates", "cluster_sizes"}.
 
-    Band keys are grouped by a shuffle (GroupByKey), candidate edges are collected on one worker for the
-    connected components (as datatrove's stage 3), and the survivor choice is joined back to the documents
-    by id (CoGroupByKey), so no worker ever holds the documents of the whole corpus.
+    Band keys are grouped by a shuffle (GroupByKey), the connected components of the candidate edges are
+    computed in rounds of shuffles (``ConnectedComponents``, not on one worker as datatrove's stage 3), and
+    the survivor choice is joined back to the documents by node (CoGroupByKey), so no worker ever holds the
+    documents or the edges of the whole corpus.
     """
 
     def __init__(self, cfg: NearDedupConfig):
@@ -188,20 +177,12 @@ class NearDedup(beam.PTransform):
             | "BucketEdges" >> beam.FlatMap(_bucket_edges, self.cfg.verify_min_jaccard)
             | "DistinctEdges" >> beam.Distinct()
         )
-        membership = (
-            edges
-            | "AllEdges" >> beam.combiners.ToList()
-            | "Components" >> beam.FlatMap(_clusters)
-        )
+        components = edges | "Components" >> ConnectedComponents(self.cfg.component_rounds)
+        membership = components["membership"]
         keyed = docs | "KeyById" >> beam.Map(lambda d: (node_of(d), d))
         out = (
             {"doc": keyed, "cluster": membership}
             | "JoinClusters" >> beam.CoGroupByKey()
             | "ApplyClusters" >> beam.FlatMap(_apply_clusters).with_outputs(NEAR_DUPLICATE, main=KEPT)
         )
-        sizes = (
-            membership
-            | "ClusterRoots" >> beam.Filter(lambda kv: kv[0] == kv[1][0])
-            | "ClusterSize" >> beam.Map(lambda kv: kv[1][1])
-        )
-        return {KEPT: out[KEPT], NEAR_DUPLICATE: out[NEAR_DUPLICATE], "cluster_sizes": sizes}
+        return {KEPT: out[KEPT], NEAR_DUPLICATE: out[NEAR_DUPLICATE], "cluster_sizes": components["sizes"]}
