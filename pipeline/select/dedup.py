@@ -27,40 +27,35 @@ from dapt.pipeline.select.transforms import (
 )
 
 
-class _RemoveLinesFn(beam.DoFn):
-    def __init__(self, cfg: LineDedupConfig):
-        self.cfg = cfg
-
-    def process(self, doc: Document, frequent: dict[tuple[str, int], int]):
-        if doc.domain not in self.cfg.domains:
-            yield doc
-            return
-        text, n_lines, n_words = remove_lines(doc.text, _SourceLines(frequent, doc.source))
+def _remove_lines(joined: tuple[NodeId, dict[str, list]], min_words_after: int):
+    """A document joined with the frequent lines of its source that it holds -> the document without them."""
+    _, parts = joined
+    frequent = set(parts["frequent"])
+    for doc in parts["doc"]:
+        text, n_lines, n_words = remove_lines(doc.text, frequent)
         if not n_lines:
             yield doc
-            return
+            continue
         doc = doc.replace(text=text, signals={**doc.signals, REMOVED_LINES: {"lines": n_lines, "words": n_words}})
-        if word_count(text) < self.cfg.min_words_after:
+        if word_count(text) < min_words_after:
             yield beam.pvalue.TaggedOutput(BOILERPLATE_ONLY, doc)
         else:
             yield doc
 
 
-class _SourceLines:
-    """The frequent-line side input seen as a set of one source's line keys."""
-
-    def __init__(self, frequent: dict[tuple[str, int], int], source: str):
-        self.frequent, self.source = frequent, source
-
-    def __contains__(self, key: int) -> bool:
-        return (self.source, key) in self.frequent
+def _frequent_in(joined: tuple[tuple[str, int], dict[str, list]]):
+    """A (source, line key) joined with its documents and, when frequent, its count -> (node, key) per doc."""
+    (_, key), parts = joined
+    if parts["count"]:
+        for node in parts["node"]:
+            yield node, key
 
 
 class LineDedup(beam.PTransform):
     """Removes lines that occur in more than K documents of a source -> {"kept", "boilerplate_only", "lines"}.
 
-    Line counts are a CombinePerKey over (source, line key); only the frequent lines (few: navigation,
-    banners) travel to the workers as a side input.
+    Line counts are a CombinePerKey over (source, line key); the frequent ones are joined (CoGroupByKey) to
+    the documents holding them, and those to the documents by node, so no worker holds a table of lines.
     """
 
     def __init__(self, cfg: LineDedupConfig):
@@ -69,18 +64,33 @@ class LineDedup(beam.PTransform):
 
     def expand(self, docs):
         cfg = self.cfg
+        split = docs | "LineDedupDomains" >> beam.Partition(lambda d, _: 0 if d.domain in cfg.domains else 1, 2)
+        checked, skipped = split[0], split[1]
+        occurrences = checked | "LineKeys" >> beam.FlatMap(
+            lambda d: (((d.source, k), node_of(d)) for k in sorted(line_keys(d.text)))
+        )
         frequent = (
-            docs
-            | "LineDedupDomains" >> beam.Filter(lambda d: d.domain in cfg.domains)
-            | "LineKeys" >> beam.FlatMap(lambda d: (((d.source, k), 1) for k in line_keys(d.text)))
+            occurrences
+            | "LineOnes" >> beam.Map(lambda kv: (kv[0], 1))
             | "DocsPerLine" >> beam.CombinePerKey(sum)
             | "Frequent" >> beam.Filter(lambda kv: kv[1] > cfg.max_docs)
         )
-        out = docs | "RemoveLines" >> beam.ParDo(_RemoveLinesFn(cfg), beam.pvalue.AsDict(frequent)).with_outputs(
-            BOILERPLATE_ONLY, main=KEPT
+        per_doc = (
+            {"node": occurrences, "count": frequent}
+            | "JoinLineCounts" >> beam.CoGroupByKey()
+            | "FrequentInDoc" >> beam.FlatMap(_frequent_in)
         )
+        keyed = checked | "KeyByNode" >> beam.Map(lambda d: (node_of(d), d))
+        out = (
+            {"doc": keyed, "frequent": per_doc}
+            | "JoinDocLines" >> beam.CoGroupByKey()
+            | "RemoveLines" >> beam.FlatMap(_remove_lines, cfg.min_words_after).with_outputs(
+                BOILERPLATE_ONLY, main=KEPT
+            )
+        )
+        kept = (out[KEPT], skipped) | "KeptAndSkipped" >> beam.Flatten()
         lines = frequent | "FrequentPerSource" >> beam.Map(lambda kv: (kv[0][0], 1)) | "CountLines" >> beam.CombinePerKey(sum)
-        return {KEPT: out[KEPT], BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
+        return {KEPT: kept, BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
 
 
 class _BandKeysFn(beam.DoFn):
