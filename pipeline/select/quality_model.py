@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from dapt.errors import UserError
 from dapt.pipeline.documents import DOMAINS, shard_paths
-from dapt.pipeline.storage import Location
+from dapt.pipeline.storage import Location, use_pipeline_options
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +262,20 @@ def _input(where: str | Path | Location) -> str | Path | Location:
 
 
 def train_quality_model(
-    cfg, positive: list[str | Path | Location], negative: list[str | Path | Location], out_path: str | Path | Location
+    cfg,
+    positive: list[str | Path | Location],
+    negative: list[str | Path | Location],
+    out_path: str | Path | Location,
+    beam_args: Sequence[str] | None = None,
 ) -> dict:
     """Trains the quality model from positive/negative reference files and saves it at ``out_path`` (.npz on
     any Beam filesystem).
 
-    ``cfg`` is a SelectConfig (its ``quality`` section is used) or a QualityModelConfig.
+    ``cfg`` is a SelectConfig (its ``quality`` section is used) or a QualityModelConfig. ``beam_args`` (the
+    S3 endpoint and keys, ...) reach the filesystems; None keeps the options the process already set.
     """
+    if beam_args is not None:
+        use_pipeline_options(beam_args)
     qcfg = getattr(cfg, "quality", cfg)
     positive = [_input(p) for p in (positive or qcfg.positive)]
     negative = [_input(p) for p in (negative or qcfg.negative)]

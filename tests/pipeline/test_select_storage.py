@@ -12,6 +12,7 @@ import numpy as np
 from dapt.pipeline.documents import Document, iter_documents, write_documents
 from dapt.pipeline.select.config import QualityModelConfig, SelectConfig
 from dapt.pipeline.select.main import run_select
+from dapt.pipeline.select.transforms import write_shard
 from dapt.pipeline.select.quality_model import QualityModel, train_quality_model
 from dapt.pipeline.storage import Location, use_pipeline_options
 
@@ -45,7 +46,7 @@ def _reference(where: Location, vocab: list[str], seed: int) -> Location:
 
 def _run(root: Location, beam_args: list[str]) -> tuple[dict, list[str], dict]:
     """Uploads the inputs below ``root``, trains the quality model there and runs select there."""
-    use_pipeline_options(beam_args)  # a run on disk (no S3 options) left the launcher without them
+    use_pipeline_options(beam_args)  # for the uploads; a run on disk before reset the launcher's options
     docs = _docs()
     write_documents(root / "curated" / "web" / "part-00000.jsonl.gz", docs[::2])
     write_documents(root / "curated" / "web" / "part-00001.jsonl.gz", docs[1::2])
@@ -53,7 +54,7 @@ def _run(root: Location, beam_args: list[str]) -> tuple[dict, list[str], dict]:
     pos = _reference(root / "ref" / "pos.jsonl.gz", GOOD, 1)
     neg = _reference(root / "ref" / "neg.jsonl.gz", BAD, 2)
     model = root / "quality" / "model.npz"
-    train_quality_model(QualityModelConfig(n_features=1 << 12), [pos], [neg], model)
+    train_quality_model(QualityModelConfig(n_features=1 << 12), [pos], [neg], model, beam_args=beam_args)
     assert (root / "quality" / "quality_model_manifest.json").is_file()
     cfg = SelectConfig(
         lines={"max_docs": 5},
@@ -82,3 +83,13 @@ def test_select_on_s3_matches_the_same_run_on_local_disk(s3_server, tmp_path: Pa
     s = remote["stats"]["sources"]["web"]
     assert s["near_duplicates"]["docs"] == 3 and s["contaminated"]["docs"] == 1 and s["not_selected"]["docs"] > 0
     assert s["removed_lines"]["words"] > 0 and remote["stats"]["reconciled"]
+
+
+def test_a_retried_shard_write_replaces_the_file_whole(tmp_path: Path):
+    rows = [("b", '{"id": "b"}'), ("a", '{"id": "a"}')]
+    first = write_shard(str(tmp_path / "docs"), "web", 0, 2, rows, str(tmp_path / "tmp"))
+    again = write_shard(str(tmp_path / "docs"), "web", 0, 2, rows[::-1], str(tmp_path / "tmp"))  # the retry
+    assert first == again and first["docs"] == 2
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["docs/web/part-00000-of-00002.jsonl.gz"]  # nothing doubled, no temporary file left
+    assert gzip.decompress((tmp_path / files[0]).read_bytes()) == b'{"id": "a"}\n{"id": "b"}\n'
