@@ -9,8 +9,12 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from dapt.pipeline.rules.minhash import choose_survivor, connected_components
+from dapt.pipeline.documents import Document
+from dapt.pipeline.rules.minhash import MinHasher, choose_survivor, connected_components, estimated_jaccard
 from dapt.pipeline.select.components import ComponentsNotConverged, ConnectedComponents, large_star, small_star
+from dapt.pipeline.select.config import NearDedupConfig
+from dapt.pipeline.select.dedup import NearDedup
+from dapt.pipeline.select.transforms import DUPLICATE_OF, QUALITY
 
 
 def test_star_operations():
@@ -63,3 +67,30 @@ def test_too_few_rounds_for_a_long_chain_fails_saying_so():
             _ = p | beam.Create(edges) | ConnectedComponents(rounds=2)
     assert "component_rounds" in str(err.value)
     assert issubclass(ComponentsNotConverged, RuntimeError)
+
+
+def test_near_dedup_joins_a_chain_of_edits_whose_ends_are_not_similar():
+    """Each page edits 2 words of the one before: neighbours are near-duplicates, the chain's ends are not,
+    so only transitive closure across rounds puts all 30 in one cluster (survivor: the best score)."""
+    rng = random.Random(9)
+    toks = [f"w{rng.randrange(5000)}" for _ in range(150)]
+    docs = []
+    for i in range(30):
+        for k in rng.sample(range(150), 2):
+            toks[k] = f"e{i}x{k}"
+        score = 0.8 if i == 17 else 0.2
+        docs.append(Document(id=f"p{i:02d}", text=" ".join(toks), source="web", domain="general",
+                             origin=f"f:{i}", signals={QUALITY: score}))
+    assert estimated_jaccard(*(MinHasher().signature(docs[j].text) for j in (0, 29))) < 0.2
+    with TestPipeline() as p:
+        out = p | beam.Create(docs) | NearDedup(NearDedupConfig())
+        assert_that(out["kept"] | "Kept" >> beam.Map(lambda d: d.id), equal_to(["p17"]), label="kept")
+        assert_that(out["cluster_sizes"], equal_to([30]), label="sizes")
+        assert_that(
+            out["near_duplicates"] | "Of" >> beam.Map(lambda d: d.signals[DUPLICATE_OF]["id"]),
+            equal_to(["p17"] * 29),
+            label="survivor",
+        )
+    with pytest.raises(Exception, match="did not converge in 1 rounds"):
+        with TestPipeline() as p:
+            _ = p | beam.Create(docs) | NearDedup(NearDedupConfig(component_rounds=1))
