@@ -66,9 +66,9 @@ def quality_of(doc: Document) -> float:
 
 
 class ReadDocuments(beam.PTransform):
-    """Curated shards (gzip JSON Lines of Document records) -> PCollection[Document]."""
+    """Curated shards (gzip JSON Lines of Document records, on any Beam filesystem) -> PCollection[Document]."""
 
-    def __init__(self, paths: Iterable[str | Path]):
+    def __init__(self, paths: Iterable[str | Path | Location]):
         super().__init__()
         self.paths = sorted(str(p) for p in paths)
 
