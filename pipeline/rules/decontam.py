@@ -11,7 +11,7 @@ import dataclasses
 import gzip
 import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -64,23 +64,29 @@ def _string_values(obj: Any) -> Iterator[str]:
 
 
 def benchmark_texts(path: Path, fields: Iterable[str] = ()) -> Iterator[str]:
-    """Example texts of a benchmark file: JSONL(.gz) records (the named fields, or every string value
-    joined), or plain text with one example per non-blank line."""
-    fields = list(fields)
+    """Example texts of a local benchmark file (see :func:`benchmark_examples`)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    is_jsonl = ".jsonl" in path.suffixes or ".json" in path.suffixes
     with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            if not is_jsonl:
-                yield line.strip()
-                continue
-            obj = json.loads(line)
-            if fields:
-                # Each named field is its own example text: a question and its answer are not one span.
-                for field in fields:
-                    value = obj.get(field)
-                    yield from _string_values(value) if value is not None else ()
-            else:
-                yield "\n".join(_string_values(obj))
+        yield from benchmark_examples(path.name, fh, fields)
+
+
+def benchmark_examples(name: str, lines: Iterable[str], fields: Iterable[str] = ()) -> Iterator[str]:
+    """Example texts of a benchmark file named ``name`` given its lines: JSONL(.gz) records (the named
+    fields, or every string value joined), or plain text with one example per non-blank line."""
+    fields = list(fields)
+    suffixes = PurePosixPath(name).suffixes
+    is_jsonl = ".jsonl" in suffixes or ".json" in suffixes
+    for line in lines:
+        if not line.strip():
+            continue
+        if not is_jsonl:
+            yield line.strip()
+            continue
+        obj = json.loads(line)
+        if fields:
+            # Each named field is its own example text: a question and its answer are not one span.
+            for field in fields:
+                value = obj.get(field)
+                yield from _string_values(value) if value is not None else ()
+        else:
+            yield "\n".join(_string_values(obj))

@@ -24,6 +24,14 @@ class NearDedupConfig(BaseModel):
         description="drop LSH candidate pairs whose signature-estimated Jaccard is below this (0 = keep every "
         "candidate, as datatrove); removes the chance collisions of dissimilar pages before clustering",
     )
+    # Kiveris et al. 2014's large-star/small-star; 20 rounds joined a simulated 100,000-node chain in path
+    # order (17 needed), far longer than near-duplicate clusters get.
+    component_rounds: int = Field(
+        20,
+        ge=1,
+        description="rounds of the distributed connected-components job over candidate edges; a run whose "
+        "clusters need more fails saying so",
+    )
 
 
 class LineDedupConfig(BaseModel):

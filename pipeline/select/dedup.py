@@ -10,7 +10,8 @@ import numpy as np
 
 from dapt.pipeline.documents import Document
 from dapt.pipeline.rules.lines import line_keys, remove_lines
-from dapt.pipeline.rules.minhash import MinHasher, choose_survivor, connected_components
+from dapt.pipeline.rules.minhash import MinHasher
+from dapt.pipeline.select.components import ConnectedComponents
 from dapt.pipeline.select.config import LineDedupConfig, NearDedupConfig
 from dapt.pipeline.select.transforms import (
     BOILERPLATE_ONLY,
@@ -26,40 +27,35 @@ from dapt.pipeline.select.transforms import (
 )
 
 
-class _RemoveLinesFn(beam.DoFn):
-    def __init__(self, cfg: LineDedupConfig):
-        self.cfg = cfg
-
-    def process(self, doc: Document, frequent: dict[tuple[str, int], int]):
-        if doc.domain not in self.cfg.domains:
-            yield doc
-            return
-        text, n_lines, n_words = remove_lines(doc.text, _SourceLines(frequent, doc.source))
+def _remove_lines(joined: tuple[NodeId, dict[str, list]], min_words_after: int):
+    """A document joined with the frequent lines of its source that it holds -> the document without them."""
+    _, parts = joined
+    frequent = set(parts["frequent"])
+    for doc in parts["doc"]:
+        text, n_lines, n_words = remove_lines(doc.text, frequent)
         if not n_lines:
             yield doc
-            return
+            continue
         doc = doc.replace(text=text, signals={**doc.signals, REMOVED_LINES: {"lines": n_lines, "words": n_words}})
-        if word_count(text) < self.cfg.min_words_after:
+        if word_count(text) < min_words_after:
             yield beam.pvalue.TaggedOutput(BOILERPLATE_ONLY, doc)
         else:
             yield doc
 
 
-class _SourceLines:
-    """The frequent-line side input seen as a set of one source's line keys."""
-
-    def __init__(self, frequent: dict[tuple[str, int], int], source: str):
-        self.frequent, self.source = frequent, source
-
-    def __contains__(self, key: int) -> bool:
-        return (self.source, key) in self.frequent
+def _frequent_in(joined: tuple[tuple[str, int], dict[str, list]]):
+    """A (source, line key) joined with its documents and, when frequent, its count -> (node, key) per doc."""
+    (_, key), parts = joined
+    if parts["count"]:
+        for node in parts["node"]:
+            yield node, key
 
 
 class LineDedup(beam.PTransform):
     """Removes lines that occur in more than K documents of a source -> {"kept", "boilerplate_only", "lines"}.
 
-    Line counts are a CombinePerKey over (source, line key); only the frequent lines (few: navigation,
-    banners) travel to the workers as a side input.
+    Line counts are a CombinePerKey over (source, line key); the frequent ones are joined (CoGroupByKey) to
+    the documents holding them, and those to the documents by node, so no worker holds a table of lines.
     """
 
     def __init__(self, cfg: LineDedupConfig):
@@ -68,18 +64,33 @@ class LineDedup(beam.PTransform):
 
     def expand(self, docs):
         cfg = self.cfg
+        split = docs | "LineDedupDomains" >> beam.Partition(lambda d, _: 0 if d.domain in cfg.domains else 1, 2)
+        checked, skipped = split[0], split[1]
+        occurrences = checked | "LineKeys" >> beam.FlatMap(
+            lambda d: (((d.source, k), node_of(d)) for k in sorted(line_keys(d.text)))
+        )
         frequent = (
-            docs
-            | "LineDedupDomains" >> beam.Filter(lambda d: d.domain in cfg.domains)
-            | "LineKeys" >> beam.FlatMap(lambda d: (((d.source, k), 1) for k in line_keys(d.text)))
+            occurrences
+            | "LineOnes" >> beam.Map(lambda kv: (kv[0], 1))
             | "DocsPerLine" >> beam.CombinePerKey(sum)
             | "Frequent" >> beam.Filter(lambda kv: kv[1] > cfg.max_docs)
         )
-        out = docs | "RemoveLines" >> beam.ParDo(_RemoveLinesFn(cfg), beam.pvalue.AsDict(frequent)).with_outputs(
-            BOILERPLATE_ONLY, main=KEPT
+        per_doc = (
+            {"node": occurrences, "count": frequent}
+            | "JoinLineCounts" >> beam.CoGroupByKey()
+            | "FrequentInDoc" >> beam.FlatMap(_frequent_in)
         )
+        keyed = checked | "KeyByNode" >> beam.Map(lambda d: (node_of(d), d))
+        out = (
+            {"doc": keyed, "frequent": per_doc}
+            | "JoinDocLines" >> beam.CoGroupByKey()
+            | "RemoveLines" >> beam.FlatMap(_remove_lines, cfg.min_words_after).with_outputs(
+                BOILERPLATE_ONLY, main=KEPT
+            )
+        )
+        kept = (out[KEPT], skipped) | "KeptAndSkipped" >> beam.Flatten()
         lines = frequent | "FrequentPerSource" >> beam.Map(lambda kv: (kv[0][0], 1)) | "CountLines" >> beam.CombinePerKey(sum)
-        return {KEPT: out[KEPT], BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
+        return {KEPT: kept, BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
 
 
 class _BandKeysFn(beam.DoFn):
@@ -140,19 +151,6 @@ def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float, bytes]]], min
                 yield (nodes[i], nodes[j])
 
 
-def _clusters(edges: list[tuple[tuple[NodeId, float], tuple[NodeId, float]]]):
-    """All candidate edges (one worker, as datatrove's cluster stage) -> (node, (survivor, size)) per member."""
-    scores = {}
-    pairs = []
-    for (a, sa), (b, sb) in edges:
-        scores[a], scores[b] = sa, sb
-        pairs.append((a, b))
-    for members in connected_components(pairs).values():
-        survivor = choose_survivor(members, scores)
-        for m in members:
-            yield m, (survivor, len(members))
-
-
 def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
     node, parts = joined
     for doc in parts["doc"]:
@@ -171,9 +169,10 @@ def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
 class NearDedup(beam.PTransform):
     """MinHash-LSH near-duplicate removal -> {"kept", "near_duplicates", "cluster_sizes"}.
 
-    Band keys are grouped by a shuffle (GroupByKey), candidate edges are collected on one worker for the
-    connected components (as datatrove's stage 3), and the survivor choice is joined back to the documents
-    by id (CoGroupByKey), so no worker ever holds the documents of the whole corpus.
+    Band keys are grouped by a shuffle (GroupByKey), the connected components of the candidate edges are
+    computed in rounds of shuffles (``ConnectedComponents``, not on one worker as datatrove's stage 3), and
+    the survivor choice is joined back to the documents by node (CoGroupByKey), so no worker ever holds the
+    documents or the edges of the whole corpus.
     """
 
     def __init__(self, cfg: NearDedupConfig):
@@ -188,20 +187,12 @@ class NearDedup(beam.PTransform):
             | "BucketEdges" >> beam.FlatMap(_bucket_edges, self.cfg.verify_min_jaccard)
             | "DistinctEdges" >> beam.Distinct()
         )
-        membership = (
-            edges
-            | "AllEdges" >> beam.combiners.ToList()
-            | "Components" >> beam.FlatMap(_clusters)
-        )
+        components = edges | "Components" >> ConnectedComponents(self.cfg.component_rounds)
+        membership = components["membership"]
         keyed = docs | "KeyById" >> beam.Map(lambda d: (node_of(d), d))
         out = (
             {"doc": keyed, "cluster": membership}
             | "JoinClusters" >> beam.CoGroupByKey()
             | "ApplyClusters" >> beam.FlatMap(_apply_clusters).with_outputs(NEAR_DUPLICATE, main=KEPT)
         )
-        sizes = (
-            membership
-            | "ClusterRoots" >> beam.Filter(lambda kv: kv[0] == kv[1][0])
-            | "ClusterSize" >> beam.Map(lambda kv: kv[1][1])
-        )
-        return {KEPT: out[KEPT], NEAR_DUPLICATE: out[NEAR_DUPLICATE], "cluster_sizes": sizes}
+        return {KEPT: out[KEPT], NEAR_DUPLICATE: out[NEAR_DUPLICATE], "cluster_sizes": components["sizes"]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from dapt.pipeline.select.transforms import (
     word_count,
     write_json,
 )
+from dapt.pipeline.storage import Location, use_pipeline_options
 from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -44,23 +44,24 @@ log = logging.getLogger(__name__)
 # Order of the removal columns in stats and the summary table; `in` = the sum of all fates.
 FATES = (KEPT, LINES_REMOVED, BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED)
 INPUT = "in"
-WORK = "_work"  # the job's collected results, read back by the driver
+WORK = "_work"  # the job's collected results, read back by the driver, and deleted after
+TEMP = "tmp"  # below WORK: files being written, renamed into place when whole
 
 
-def _check_inputs(cfg: SelectConfig, docs_dir: Path, quality_model: Path | None) -> list[Path]:
+def _check_inputs(cfg: SelectConfig, docs_dir: Location, quality_model: Location | None) -> list[Location]:
     try:
         paths = shard_paths(docs_dir)
     except FileNotFoundError:
         raise UserError(f"no curated documents at {docs_dir}; run `dapt curate` first or pass the curated docs folder")
     if not paths:
         raise UserError(f"{docs_dir} holds no *.jsonl.gz shards; run `dapt curate` first")
-    if quality_model is not None and not Path(quality_model).is_file():
+    if quality_model is not None and not quality_model.is_file():
         raise UserError(f"quality model {quality_model} does not exist; train it with `dapt quality` or drop the path")
     selective = {s: f for s, f in cfg.selection.keep_token_fraction.items() if f < 1.0}
     if cfg.selection.default_keep_token_fraction < 1.0:
         selective["(default)"] = cfg.selection.default_keep_token_fraction
     for bench in cfg.decontam.benchmarks:
-        if not Path(bench.path).is_file():
+        if not Location(bench.path).is_file():
             raise UserError(
                 f"select.decontam.benchmarks[{bench.name}].path = {bench.path} does not exist; fix the path or remove it"
             )
@@ -72,19 +73,23 @@ def _check_inputs(cfg: SelectConfig, docs_dir: Path, quality_model: Path | None)
     return paths
 
 
-def _routing_status(cfg: SelectConfig, quality_model: Path | None) -> str:
+def _routing_status(cfg: SelectConfig, quality_model: Location | None) -> str:
     """'on', or why domain routing does not run (it needs a model with a domain classifier)."""
     if not cfg.routing.enabled:
         return "off: select.routing.enabled is false"
     if quality_model is None:
         return "off: no quality model"
-    params = json.loads(quality_model.with_suffix(".json").read_text(encoding="utf-8"))
+    from dapt.pipeline.select.quality_model import params_location  # sklearn import only where needed
+
+    params = json.loads(params_location(quality_model).read_text())
     if not params.get("domains"):
         return "off: the quality model has no domain classifier (its positives carry fewer than two `domain` labels)"
     return "on"
 
 
-def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], out_dir: Path, quality_model: Path | None):
+def build_pipeline(
+    p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Location], out_dir: Location, quality_model: Location | None
+):
     """Adds the select stage to a pipeline: lines -> decontam -> score -> near-dedup -> route -> select -> write.
 
     Line dedup comes first so shared boilerplate neither makes pages look like near-duplicates nor feeds the
@@ -131,11 +136,14 @@ def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], o
         | "RoutedKeptKey" >> beam.Map(lambda d: ((d.source, d.domain), (1, word_count(d.text))))
         | "CountRoutedKept" >> beam.CombinePerKey(_sum_pairs)
     )
-    collected["shards"] = selected[KEPT] | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source)
+    temp = work / TEMP
+    collected["shards"] = selected[KEPT] | "Write" >> WriteShards(out_dir / "docs", cfg.shards_per_source, temp)
     if cfg.write_removed:
         for fate in (BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED):
             if fate in fates:
-                fates[fate] | f"WriteRemoved_{fate}" >> WriteShards(out_dir / "removed" / fate, cfg.shards_per_source)
+                fates[fate] | f"WriteRemoved_{fate}" >> WriteShards(
+                    out_dir / "removed" / fate, cfg.shards_per_source, temp
+                )
     collected["counts"] = fates | "CountFates" >> CountFates()
     for name in ("frequent_lines", "benchmark_hits", "cluster_sizes", "moved"):  # stages that may be off
         collected.setdefault(name, empty)
@@ -143,13 +151,13 @@ def build_pipeline(p: beam.Pipeline, cfg: SelectConfig, paths: Sequence[Path], o
         (
             pcoll
             | f"Collect_{name}" >> beam.combiners.ToList()
-            | f"Save_{name}" >> beam.Map(lambda items, n=name: write_json(str(work / f"{n}.json"), items))
+            | f"Save_{name}" >> beam.Map(lambda items, n=name: write_json(str(work / f"{n}.json"), items, str(temp)))
         )
     return fates
 
 
-def _read_work(out_dir: Path, name: str) -> list:
-    return json.loads((out_dir / WORK / f"{name}.json").read_text(encoding="utf-8"))
+def _read_work(out_dir: Location, name: str) -> list:
+    return json.loads((out_dir / WORK / f"{name}.json").read_text())
 
 
 def _by_source_domain(rows: list) -> dict[str, dict[str, dict[str, int]]]:
@@ -159,7 +167,7 @@ def _by_source_domain(rows: list) -> dict[str, dict[str, dict[str, int]]]:
     return out
 
 
-def _assemble_stats(cfg: SelectConfig, out_dir: Path) -> dict[str, Any]:
+def _assemble_stats(cfg: SelectConfig, out_dir: Location) -> dict[str, Any]:
     counts = _read_work(out_dir, "counts")
     thresholds = dict(_read_work(out_dir, "thresholds"))
     frequent = dict(_read_work(out_dir, "frequent_lines"))
@@ -268,20 +276,21 @@ def _frac(x: float | None) -> str:
 
 def run_select(
     cfg: SelectConfig,
-    docs_dir: Path,
-    out_dir: Path,
+    docs_dir: str | Path | Location,
+    out_dir: str | Path | Location,
     beam_args: Sequence[str] = (),
-    quality_model: Path | None = None,
+    quality_model: str | Path | Location | None = None,
 ) -> dict:
-    """Runs the select Beam job over ``docs_dir`` (curated shards) and writes ``out_dir`` (see README)."""
-    docs_dir, out_dir = Path(docs_dir), Path(out_dir)
-    quality_model = None if quality_model is None else Path(quality_model)
+    """Runs the select Beam job over ``docs_dir`` (curated shards) and writes ``out_dir`` (see README); both,
+    the quality model and the benchmarks may be on any Beam filesystem (``beam_args`` reach it)."""
+    use_pipeline_options(beam_args)
+    docs_dir, out_dir = Location(docs_dir), Location(out_dir)
+    quality_model = None if quality_model is None else Location(quality_model)
     paths = _check_inputs(cfg, docs_dir, quality_model)
     # A rerun must not mix old shards with new ones.
     for stale in (out_dir / "docs", out_dir / "removed", out_dir / WORK):
-        if stale.exists():
-            shutil.rmtree(stale)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        stale.rmtree()
+    out_dir.mkdir()
 
     with beam.Pipeline(options=PipelineOptions(list(beam_args))) as p:
         build_pipeline(p, cfg, paths, out_dir, quality_model)
@@ -292,8 +301,8 @@ def run_select(
         log.warning("domain routing %s", stats["routed"]["status"])
     if not stats["reconciled"]:
         raise RuntimeError(f"select stats do not reconcile (a bug, not a user error): {stats['sources']}")
-    shutil.rmtree(out_dir / WORK)
-    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True), encoding="utf-8")
+    (out_dir / WORK).rmtree()
+    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
     summary = {
         "docs_in": stats["totals"][INPUT]["docs"],
         "docs_kept": stats["totals"][KEPT]["docs"],
@@ -319,11 +328,11 @@ def run_select(
             if quality_model is None
             else {"path": str(quality_model), "sha256": sha256_of(quality_model)},
             "benchmarks": [
-                {"name": b.name, "path": b.path, "sha256": sha256_of(Path(b.path))} for b in cfg.decontam.benchmarks
+                {"name": b.name, "path": b.path, "sha256": sha256_of(b.path)} for b in cfg.decontam.benchmarks
             ],
         },
         "counts": summary,
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     print(format_summary(stats))
     return summary

@@ -10,6 +10,7 @@ parameters (an .npz and a JSON beside it): no pickle, byte-stable, loadable in a
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import random
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
@@ -25,7 +27,7 @@ from tqdm import tqdm
 
 from dapt.errors import UserError
 from dapt.pipeline.documents import DOMAINS, shard_paths
-from dapt.pipeline.storage import Location
+from dapt.pipeline.storage import Location, use_pipeline_options
 
 log = logging.getLogger(__name__)
 
@@ -94,30 +96,40 @@ class QualityModel:
         i = int(np.argmax(p))
         return self.domains[i], float(p[i])
 
-    def save(self, path: Path) -> None:
-        """Writes ``path`` (.npz weights) and ``path.with_suffix('.json')`` (vectorizer parameters)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def save(self, path: str | Path | Location) -> None:
+        """Writes ``path`` (.npz weights) and :func:`params_location` beside it (vectorizer parameters)."""
+        path = Location(path)
         arrays = {"coef": self.coef, "intercept": np.array([self.intercept])}
         if self.domains:
             arrays |= {"domain_coef": self.domain_coef, "domain_intercept": self.domain_intercept}
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        path.write_bytes(buf.getvalue())
         params = {
             "n_features": self.n_features,
             "ngram_max": self.ngram_max,
             "max_chars": self.max_chars,
             "domains": self.domains,
         }
-        path.with_suffix(".json").write_text(json.dumps(params, indent=2, sort_keys=True), encoding="utf-8")
+        params_location(path).write_text(json.dumps(params, indent=2, sort_keys=True))
 
     @classmethod
-    def load(cls, path: Path) -> QualityModel:
-        params = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
-        with np.load(path) as z:
+    def load(cls, path: str | Path | Location) -> QualityModel:
+        """Reads a saved model from any Beam filesystem (workers call this in ``setup()``)."""
+        path = Location(path)
+        params = json.loads(params_location(path).read_text())
+        with np.load(io.BytesIO(path.read_bytes())) as z:
             extra = {}
             if params.get("domains"):
                 extra = {"domain_coef": z["domain_coef"], "domain_intercept": z["domain_intercept"]}
             return cls(z["coef"], float(z["intercept"][0]), **params, **extra)
+
+
+def params_location(model: str | Path | Location) -> Location:
+    """The JSON of vectorizer parameters beside a model's .npz (``model.npz`` -> ``model.json``)."""
+    model = Location(model)
+    stem = model.name.rsplit(".", 1)[0] if "." in model.name.lstrip(".") else model.name
+    return model.parent / f"{stem}.json"
 
 
 def extract_html(html: str) -> str:
@@ -242,14 +254,31 @@ def fit_domains(cfg, texts: list[str], domains: list[str], rng: np.random.Genera
     return (labels, coef, intercept), metrics
 
 
-def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_path: Path) -> dict:
-    """Trains the quality model from positive/negative reference files and saves it at ``out_path`` (.npz).
+def _input(where: str | Path | Location) -> str | Path | Location:
+    """A training input as given; a local path string as a Path (it prints as it did)."""
+    if isinstance(where, str) and FileSystems.get_scheme(where) is None:
+        return Path(where)
+    return where
 
-    ``cfg`` is a SelectConfig (its ``quality`` section is used) or a QualityModelConfig.
+
+def train_quality_model(
+    cfg,
+    positive: list[str | Path | Location],
+    negative: list[str | Path | Location],
+    out_path: str | Path | Location,
+    beam_args: Sequence[str] | None = None,
+) -> dict:
+    """Trains the quality model from positive/negative reference files and saves it at ``out_path`` (.npz on
+    any Beam filesystem).
+
+    ``cfg`` is a SelectConfig (its ``quality`` section is used) or a QualityModelConfig. ``beam_args`` (the
+    S3 endpoint and keys, ...) reach the filesystems; None keeps the options the process already set.
     """
+    if beam_args is not None:
+        use_pipeline_options(beam_args)
     qcfg = getattr(cfg, "quality", cfg)
-    positive = [Path(p) for p in (positive or qcfg.positive)]
-    negative = [Path(p) for p in (negative or qcfg.negative)]
+    positive = [_input(p) for p in (positive or qcfg.positive)]
+    negative = [_input(p) for p in (negative or qcfg.negative)]
     if not positive or not negative:
         raise UserError("the quality model needs positive and negative files; set select.quality.positive/negative")
     pos = load_texts(positive, qcfg.max_docs_per_class, qcfg.seed)
@@ -266,7 +295,7 @@ def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_pat
     if domain_clf is not None:
         extra = dict(zip(("domains", "domain_coef", "domain_intercept"), domain_clf))
     model = QualityModel(clf.coef_[0], clf.intercept_[0], qcfg.n_features, qcfg.ngram_max, qcfg.max_chars, **extra)
-    out_path = Path(out_path)
+    out_path = Location(out_path)
     model.save(out_path)
     summary = {
         "model": str(out_path),
@@ -277,6 +306,6 @@ def train_quality_model(cfg, positive: list[Path], negative: list[Path], out_pat
         "config": qcfg.model_dump(mode="json"),
         "inputs": {"positive": [str(p) for p in positive], "negative": [str(p) for p in negative]},
     }
-    (out_path.parent / "quality_model_manifest.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (out_path.parent / "quality_model_manifest.json").write_text(json.dumps(summary, indent=2))
     log.info("quality model: held-out P %.3f R %.3f F1 %.3f", metrics["precision"], metrics["recall"], metrics["f1"])
     return summary

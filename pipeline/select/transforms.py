@@ -9,7 +9,9 @@ them per source in documents and whitespace words, so the stats reconcile with w
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import uuid
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,11 +20,13 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 import xxhash
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.stats import ApproximateQuantiles
 
 from dapt.pipeline.documents import Document
-from dapt.pipeline.rules.decontam import BenchmarkIndex, benchmark_texts
+from dapt.pipeline.rules.decontam import BenchmarkIndex, benchmark_examples
 from dapt.pipeline.select.config import DecontamConfig, RoutingConfig, SelectionConfig
+from dapt.pipeline.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,9 @@ def quality_of(doc: Document) -> float:
 
 
 class ReadDocuments(beam.PTransform):
-    """Curated shards (gzip JSON Lines of Document records) -> PCollection[Document]."""
+    """Curated shards (gzip JSON Lines of Document records, on any Beam filesystem) -> PCollection[Document]."""
 
-    def __init__(self, paths: Iterable[str | Path]):
+    def __init__(self, paths: Iterable[str | Path | Location]):
         super().__init__()
         self.paths = sorted(str(p) for p in paths)
 
@@ -89,7 +93,7 @@ class _ScoreFn(beam.DoFn):
         if self.model_path is not None:
             from dapt.pipeline.select.quality_model import QualityModel  # sklearn import only where needed
 
-            self.model = QualityModel.load(Path(self.model_path))
+            self.model = QualityModel.load(self.model_path)
 
     def process(self, doc: Document) -> Iterator[Document]:
         score = self.model.score(doc.text) if self.model is not None else 0.0
@@ -99,9 +103,9 @@ class _ScoreFn(beam.DoFn):
 class ScoreQuality(beam.PTransform):
     """Scores every document with the quality model (0.0 for all when there is none)."""
 
-    def __init__(self, model_path: Path | None):
+    def __init__(self, model_path: str | Path | Location | None):
         super().__init__()
-        self.model_path = None if model_path is None else str(model_path)
+        self.model_path = None if model_path is None else str(Location(model_path))
 
     def expand(self, docs):
         return docs | "Score" >> beam.ParDo(_ScoreFn(self.model_path))
@@ -130,10 +134,18 @@ class _DecontamFn(beam.DoFn):
 
 
 def build_benchmark_index(cfg: DecontamConfig) -> BenchmarkIndex:
+    """The n-gram index of every benchmark, read from its path or URL (workers call this in ``setup()``)."""
     index = BenchmarkIndex(cfg.ngram)
     for bench in cfg.benchmarks:
-        for text in benchmark_texts(Path(bench.path), bench.fields):
-            index.add(bench.name, text)
+        where = Location(bench.path)
+        with where.open_read() as raw:
+            if where.name.endswith(".gz"):
+                lines = gzip.open(raw, "rt", encoding="utf-8")
+            else:
+                lines = io.TextIOWrapper(raw, encoding="utf-8")
+            with lines:
+                for text in benchmark_examples(where.name, lines, bench.fields):
+                    index.add(bench.name, text)
     return index
 
 
@@ -163,7 +175,7 @@ class _RouteFn(beam.DoFn):
     def setup(self):
         from dapt.pipeline.select.quality_model import QualityModel
 
-        self.model = QualityModel.load(Path(self.model_path))
+        self.model = QualityModel.load(self.model_path)
 
     def process(self, doc: Document):
         if doc.domain != "general" or not self.model.domains:
@@ -184,9 +196,9 @@ class RouteDomains(beam.PTransform):
     ``moved`` holds ((source, new domain), (docs, words)) pairs; the original domain stays in the signals.
     """
 
-    def __init__(self, cfg: RoutingConfig, model_path: Path):
+    def __init__(self, cfg: RoutingConfig, model_path: str | Path | Location):
         super().__init__()
-        self.cfg, self.model_path = cfg, str(model_path)
+        self.cfg, self.model_path = cfg, str(Location(model_path))
 
     def expand(self, docs):
         out = docs | "Route" >> beam.ParDo(_RouteFn(self.cfg, self.model_path)).with_outputs("moved", main=KEPT)
@@ -275,32 +287,49 @@ def shard_of(doc: Document, num_shards: int) -> int:
     return xxhash.xxh64_intdigest(doc.id.encode("utf-8")) % num_shards
 
 
-def write_shard(out_dir: str, source: str, shard: int, num_shards: int, lines: Iterable[tuple[str, str]]) -> dict:
+def write_atomically(where: Location, data: bytes, temp_dir: Location) -> None:
+    """Writes a whole file or nothing: the bytes go to a uniquely named file in ``temp_dir`` and are then
+    renamed into place, so a retried bundle replaces the file and a killed one leaves only a temporary file
+    (the driver deletes ``temp_dir`` after the job)."""
+    temp = temp_dir / f"{uuid.uuid4().hex}-{where.name}"
+    temp.write_bytes(data)
+    where.parent.mkdir()
+    FileSystems.rename([temp.url], [where.url])  # replaces an earlier attempt's file (os.rename; copy on stores)
+
+
+def write_shard(
+    out_dir: str, source: str, shard: int, num_shards: int, lines: Iterable[tuple[str, str]], temp_dir: str
+) -> dict:
     """Writes one shard sorted by id, gzip with mtime 0: the same documents give the same bytes."""
     rows = sorted(lines)
-    path = Path(out_dir) / source / f"part-{shard:05d}-of-{num_shards:05d}.jsonl.gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
+    path = Location(out_dir) / source / f"part-{shard:05d}-of-{num_shards:05d}.jsonl.gz"
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as fh:
         for _, line in rows:
             fh.write(line.encode("utf-8") + b"\n")
+    write_atomically(path, buf.getvalue(), Location(temp_dir))
     return {"source": source, "path": str(path), "docs": len(rows)}
 
 
 class WriteShards(beam.PTransform):
-    """Documents -> out_dir/<source>/part-SSSSS-of-NNNNN.jsonl.gz, deterministic bytes; emits one dict per shard."""
+    """Documents -> out_dir/<source>/part-SSSSS-of-NNNNN.jsonl.gz, deterministic bytes; emits one dict per shard.
 
-    def __init__(self, out_dir: Path, num_shards: int):
+    Each shard is written whole through a temporary file in ``temp_dir`` (see :func:`write_atomically`).
+    """
+
+    def __init__(self, out_dir: str | Path | Location, num_shards: int, temp_dir: str | Path | Location):
         super().__init__()
-        self.out_dir = str(out_dir)
+        self.out_dir = str(Location(out_dir))
         self.num_shards = num_shards
+        self.temp_dir = str(Location(temp_dir))
 
     def expand(self, docs):
-        n, out_dir = self.num_shards, self.out_dir
+        n, out_dir, temp_dir = self.num_shards, self.out_dir, self.temp_dir
         return (
             docs
             | "KeyByShard" >> beam.Map(lambda d: ((d.source, shard_of(d, n)), (d.id, d.to_json())))
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.MapTuple(lambda key, rows: write_shard(out_dir, key[0], key[1], n, rows))
+            | "WriteShard" >> beam.MapTuple(lambda key, rows: write_shard(out_dir, key[0], key[1], n, rows, temp_dir))
         )
 
 
@@ -336,8 +365,8 @@ def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
     return docs, words
 
 
-def write_json(path: str, items: list[Any]) -> str:
+def write_json(path: str, items: list[Any], temp_dir: str) -> str:
     """Writes a list (collected in the pipeline) as sorted JSON so the driver can read the job's results."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(sorted(items, key=json.dumps), indent=1), encoding="utf-8")
+    data = json.dumps(sorted(items, key=json.dumps), indent=1).encode("utf-8")
+    write_atomically(Location(path), data, Location(temp_dir))
     return path
