@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 import pytest
 
-from dapt.pipeline.storage import Location
+from dapt.pipeline.documents import Document, write_documents
+from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.pipeline.tokens.config import TokenizeConfig
+from dapt.pipeline.tokens.main import run_tokenize
 from dapt.pipeline.tokens.shards import TokenFile, TokenFileWriter, concat_token_files, write_token_file
+from dapt.tokenizer.config import TokenizerConfig
+from dapt.tokenizer.train import train_tokenizer
 
 DOCS = [[1, 2, 3], [], [65_534, 7], [9] * 40, [4, 5]]
 
@@ -63,3 +70,52 @@ def test_token_files_on_s3_are_the_local_bytes(s3_server, tmp_path: Path) -> Non
         assert (root / f"a{ext}").read_bytes() == (tmp_path / f"a{ext}").read_bytes()
         assert (root / f"joined{ext}").read_bytes() == (tmp_path / f"whole{ext}").read_bytes()
     assert [f.name for f in root.files()] == ["a.bin", "a.idx", "b.bin", "b.idx", "joined.bin", "joined.idx"]
+
+
+WORDS = {
+    "legal": "plaintiff defendant res judicata mens rea statute tort estoppel court appeal".split(),
+    "medical": "myalgia hypertension dyspnea metformin patient dose therapy clinical".split(),
+    "general": "the a of and to in weather music football garden river morning".split(),
+}
+
+
+def _corpus() -> dict[str, list[Document]]:
+    rng = random.Random(0)
+    return {
+        f"src_{domain}": [
+            Document(id=f"{domain}-{i:03d}", text=" ".join(rng.choice(words) for _ in range(rng.randint(20, 120))) + ".",
+                     source=f"src_{domain}", domain=domain)
+            for i in range(50)
+        ]
+        for domain, words in WORDS.items()
+    }
+
+
+def _run(docs_dir: Location, tok_dir: Location, out_dir: Location, beam_args: list[str]) -> dict:
+    for source, docs in _corpus().items():
+        for p in range(2):
+            write_documents(docs_dir / source / f"part-{p:05d}.jsonl.gz", docs[p::2])
+    cfg = TokenizerConfig(vocab_size=400, show_progress=False, min_sample_bytes=1000, min_vocab_fill=0.0)
+    train_tokenizer(cfg, docs_dir, tok_dir)
+    # shard_tokens small enough that the larger sources are written in several buckets and joined
+    return run_tokenize(TokenizeConfig(val_fraction=0.1, shard_tokens=1500), docs_dir, tok_dir, out_dir, beam_args)
+
+
+def test_tokenizer_and_tokenize_on_s3_give_the_local_bytes(s3_server, tmp_path: Path) -> None:
+    """Docs, tokenizer and tokens all on S3 (through Beam's S3 filesystem and the user's endpoint options),
+    byte for byte what the local run writes."""
+    remote = Location(f"s3://{s3_server.bucket}/tokenize-run")
+    remote.rmtree()
+    got = _run(remote / "docs", remote / "tok", remote / "tokens", s3_server.beam_args)
+    local = Location(tmp_path)
+    expected = _run(local / "docs", local / "tok", local / "tokens", [])
+    use_pipeline_options(s3_server.beam_args)  # the local run handed the launcher its own (empty) options
+    assert got["sources"] == expected["sources"]
+    assert any(s["train_shards"] > 1 for s in got["sources"].values())
+    assert (remote / "tok" / "tokenizer.json").read_bytes() == (local / "tok" / "tokenizer.json").read_bytes()
+    names = [f.url[len((local / "tokens").url) + 1 :] for f in (local / "tokens").files()]
+    assert [f.url[len((remote / "tokens").url) + 1 :] for f in (remote / "tokens").files()] == names  # no parts, temporaries or summaries left
+    for name in names:
+        if name != "manifest.json":
+            assert (remote / "tokens" / name).read_bytes() == (local / "tokens" / name).read_bytes(), name
+    assert json.loads((remote / "tokens" / "manifest.json").read_text()) == got
