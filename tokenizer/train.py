@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from array import array
 from collections import Counter
@@ -28,6 +30,7 @@ from tqdm import tqdm
 
 from dapt.errors import UserError
 from dapt.pipeline.documents import DOMAINS, Document, iter_documents, sha256_of, shard_paths
+from dapt.pipeline.storage import Location, local_copy
 from dapt.tokenizer.config import TokenizerConfig
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,7 @@ def doc_key(doc: Document, seed: int) -> float:
 class _Census:
     """First pass: documents and UTF-8 bytes per domain, and each document's (hash, bytes) per group."""
 
-    def __init__(self, docs_dir: Path, wanted: set[str], seed: int, show_progress: bool) -> None:
+    def __init__(self, docs_dir: Location, wanted: set[str], seed: int, show_progress: bool) -> None:
         self.stats: dict[str, dict[str, int]] = {}
         self.skipped: Counter[str] = Counter()
         keys: dict[str, array] = {}
@@ -148,7 +151,7 @@ def build_tokenizer(cfg: TokenizerConfig) -> tuple[Tokenizer, trainers.Trainer]:
 
 
 def _sample_batches(
-    docs_dir: Path, cfg: TokenizerConfig, plan: dict[str, dict[str, float]], wanted: set[str],
+    docs_dir: Location, cfg: TokenizerConfig, plan: dict[str, dict[str, float]], wanted: set[str],
     hasher: Any, sampled: dict[str, dict[str, int]],
 ) -> Iterator[list[str]]:
     """Second pass: yields batches of the kept texts, hashing them and counting what was kept.
@@ -267,13 +270,14 @@ def save_portable(fast: Any, out_dir: Path) -> None:
     path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def load_tokenizer(tokenizer_dir: Path) -> Any:
-    """Loads a tokenizer folder with transformers, as a UserError if it is missing or corrupt."""
+def load_tokenizer(tokenizer_dir: str | Path | Location) -> Any:
+    """Loads a tokenizer folder (on any Beam filesystem) with transformers, as a UserError if it is missing or corrupt."""
     from transformers import AutoTokenizer
 
-    tokenizer_dir = Path(tokenizer_dir)
-    if not (tokenizer_dir / TOKENIZER_FILE).is_file():
-        raise UserError(f"no {TOKENIZER_FILE} in {tokenizer_dir}; run `dapt tokenizer` first or name a tokenizer folder")
+    where = Location(tokenizer_dir)
+    if not (where / TOKENIZER_FILE).is_file():
+        raise UserError(f"no {TOKENIZER_FILE} in {where}; run `dapt tokenizer` first or name a tokenizer folder")
+    tokenizer_dir = local_copy(where, "dapt-tokenizer-")  # transformers reads local folders only
     try:
         tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     except Exception as exc:  # noqa: BLE001
@@ -298,15 +302,17 @@ def text_is_text(tok: Any) -> Any:
 
 
 def train_tokenizer(
-    cfg: TokenizerConfig, docs_dir: Path, out_dir: Path, domains: Collection[str] | None = None
+    cfg: TokenizerConfig, docs_dir: str | Path | Location, out_dir: str | Path | Location,
+    domains: Collection[str] | None = None,
 ) -> dict:
-    """Trains the tokenizer on a mixture sample of the shards in docs_dir and saves it to out_dir.
+    """Trains the tokenizer on a mixture sample of the shards in docs_dir and saves it to out_dir, either on
+    any Beam filesystem (a remote out_dir is saved in a local temporary folder, then uploaded).
 
     domains=None uses every domain at the config's shares; {"general"} gives the general-only baseline.
     Returns the manifest (also written to out_dir/manifest.json).
     """
     cfg = validated(cfg)
-    docs_dir, out_dir = Path(docs_dir), Path(out_dir)
+    docs_dir, out_dir = Location(docs_dir), Location(out_dir)
     wanted = set(DOMAINS if domains is None else domains)
     unknown = wanted - set(DOMAINS)
     if unknown or not wanted:
@@ -353,8 +359,11 @@ def train_tokenizer(
         tok = _canonical_unigram(tok, len(cfg.special_tokens))
     learned, reserved = _pad_vocab(tok, cfg)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_for_transformers(tok, cfg, out_dir, reserved)
+    # transformers saves local folders only: a remote out_dir gets a local copy, uploaded at the end
+    scratch = None if out_dir.is_local else Path(tempfile.mkdtemp(prefix="dapt-tokenizer-"))
+    local = out_dir.local if scratch is None else scratch
+    local.mkdir(parents=True, exist_ok=True)
+    save_for_transformers(tok, cfg, local, reserved)
     vocab = tok.get_vocab(with_added_tokens=True)
     sampled_groups: Counter[str] = Counter()
     plan = {g: {k: v for k, v in p.items() if k != "key_limit"} for g, p in plan.items()}
@@ -364,7 +373,7 @@ def train_tokenizer(
         "stage": "tokenizer",
         "config": cfg.model_dump(mode="json"),
         "inputs": {
-            "docs_dir": str(docs_dir.resolve()),
+            "docs_dir": docs_dir.url,
             "shards": [{"path": str(p), "bytes": p.size()} for p in shards],
             "domains": sorted(wanted),
         },
@@ -379,7 +388,7 @@ def train_tokenizer(
         "special_tokens": {t: vocab[t] for t in cfg.special_tokens},
         "model_max_length": cfg.model_max_length,
         "sample_hash": hasher.hexdigest(),
-        "tokenizer_hash": sha256_of(out_dir / TOKENIZER_FILE),
+        "tokenizer_hash": sha256_of(local / TOKENIZER_FILE),
         "corpus": {
             "domains": {
                 d: {**stats[d], "sampled_docs": sampled.get(d, {}).get("docs", 0),
@@ -398,7 +407,10 @@ def train_tokenizer(
         "train_seconds": round(seconds, 3),
         "train_mb_per_s": round(sample_bytes / 1e6 / seconds, 3) if seconds > 0 else None,
     }
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (local / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if scratch is not None:
+        out_dir.upload(scratch)
+        shutil.rmtree(scratch)
     log.info("tokenizer: %s vocab %d (learned %d) from %.1f MB sample (%s) in %.1fs -> %s",
              cfg.model, manifest["vocab_size"], learned, sample_bytes / 1e6,
              ", ".join(f"{g} {sampled_groups[g] / sample_bytes:.0%}" for g in plan), seconds, out_dir)

@@ -22,6 +22,11 @@ class TokenizeConfig(BaseModel):
     # small enough to bound memory per bundle.
     batch_min: int = Field(64, ge=1)
     batch_max: int = Field(1024, ge=1)
+    # Tokens per sorted bucket: a source is split by document-id hash into ceil(tokens / shard_tokens)
+    # buckets, each sorted and written by one worker, so a worker's memory is about one bucket (50M
+    # uint16 tokens is ~100 MB plus ~150 bytes per document), however large the source. A source of
+    # at most this many tokens is one bucket: its file is sorted by document id as a whole.
+    shard_tokens: int = Field(50_000_000, ge=1)
 
     @model_validator(mode="after")
     def _check_batches(self) -> TokenizeConfig:

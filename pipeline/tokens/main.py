@@ -1,21 +1,30 @@
-"""`dapt tokenize`: encode selected documents into per-source token files with a Beam job.
+"""`dapt tokenize`: encode selected documents into per-source token files with a Beam job, on any Beam filesystem.
 
-Read shards | BatchElements | encode with the trained tokenizer (`encode_batch`, loaded once per
-DoFn in setup()) | group by source | hold out a validation split by document-id hash, sort by
-document id and write train/<source>.{bin,idx}, val/<source>.{bin,idx}, val_text/<source>.jsonl.gz.
-Sorting before writing makes the output independent of bundle order, so reruns are byte-identical.
-A source is written by one worker, so it must fit in its memory (tokens and text): fine for corpora
-of a few GB per source; larger sources would need sharded token files.
+Read shards | BatchElements | encode with the trained tokenizer (`encode_batch`; each DoFn reads
+tokenizer.json from the tokenizer folder's URL in setup()) | per source, a combine: documents, tokens and
+the val_min_docs smallest split hashes (a few ids per source, the side input that decides the split) |
+key every document by (source, split, bucket), the bucket a hash of its id, with as many buckets as the
+split has tokenize.shard_tokens | group | sort a bucket by document id and write its part files | group
+a (source, split)'s parts | join them in bucket order into train/<source>.{bin,idx}, val/<source>.{bin,idx}
+and val_text/<source>.jsonl.gz, streaming.
+
+A worker holds one bucket (about shard_tokens tokens), never a whole source, and the output depends on
+neither bundle order nor worker count; a source of at most shard_tokens tokens is one bucket sorted by
+document id. Every file is written under a temporary name and renamed, so a retried bundle rewrites the
+same bytes under the same name; the summaries come back through a Beam text sink.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import hashlib
+import heapq
 import json
 import logging
+import math
 import re
-import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,14 +34,16 @@ import numpy as np
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
-from dapt.pipeline.documents import Document, iter_documents, shard_paths, write_documents
+from dapt.pipeline.documents import Document, iter_documents, shard_paths
 from dapt.pipeline.tokens.config import TokenizeConfig
-from dapt.pipeline.storage import Location
-from dapt.pipeline.tokens.shards import TokenFileWriter, dtype_for_vocab
+from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.pipeline.tokens.shards import TokenFileWriter, concat_token_files, dtype_for_vocab
 
 log = logging.getLogger(__name__)
 
 SUMMARIES = ".summaries"  # per-source summaries the pipeline hands back to run_tokenize
+PARTS = ".parts"  # one token file per (source, split, bucket) until they are joined
+TMP = ".tmp"  # files being written, before their rename
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EOS_NAMES = ("<|endoftext|>", "</s>", "<eos>", "[EOS]")
 
@@ -65,23 +76,24 @@ def file_sha256(paths: Iterable[Location], root: Location | None = None) -> str:
     return h.hexdigest()
 
 
-def tokenizer_info(tokenizer_dir: Path) -> dict[str, Any]:
+def tokenizer_info(tokenizer_dir: str | Path | Location) -> dict[str, Any]:
     """eos_id, vocab_size and hash of a tokenizer folder (manifest.json first, tokenizer.json as fallback)."""
     from tokenizers import Tokenizer
 
-    path = Path(tokenizer_dir) / "tokenizer.json"
+    where = Location(tokenizer_dir)
+    path = where / "tokenizer.json"
     if not path.is_file():
-        raise UserError(f"no tokenizer.json in {tokenizer_dir}; run `dapt tokenizer` first or point to a tokenizer folder")
-    tok = Tokenizer.from_file(str(path))
-    manifest_path = Path(tokenizer_dir) / "manifest.json"
+        raise UserError(f"no tokenizer.json in {where}; run `dapt tokenizer` first or point to a tokenizer folder")
+    tok = Tokenizer.from_str(path.read_text())
+    manifest_path = where / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     eos_id = manifest.get("eos_id")
     if eos_id is None:
         eos_id = next((tok.token_to_id(t) for t in _EOS_NAMES if tok.token_to_id(t) is not None), None)
     if eos_id is None:
-        raise UserError(f"tokenizer in {tokenizer_dir} has no eos_id in manifest.json and no EOS token; retrain it with one")
+        raise UserError(f"tokenizer in {where} has no eos_id in manifest.json and no EOS token; retrain it with one")
     vocab_size = max(int(manifest.get("vocab_size", 0)), tok.get_vocab_size(with_added_tokens=True))
-    return {"path": str(path), "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": file_sha256([Location(path)])}
+    return {"path": path.url, "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": file_sha256([path])}
 
 
 def choose_val(doc_ids: Iterable[str], cfg: TokenizeConfig) -> set[str]:
@@ -109,7 +121,8 @@ class EncodeDocs(beam.DoFn):
     def setup(self) -> None:
         from tokenizers import Tokenizer
 
-        self.tok = Tokenizer.from_file(self.tokenizer_path)
+        # tokenizer.json from its URL: the worker shares no disk with the launcher
+        self.tok = Tokenizer.from_str(Location(self.tokenizer_path).read_text())
         # Token files hold whole documents; padding or truncation set at training time would lose text.
         self.tok.no_padding()
         self.tok.no_truncation()
@@ -130,41 +143,154 @@ class EncodeDocs(beam.DoFn):
         self.tokens.inc(n_tokens)
 
 
-class WriteSource(beam.DoFn):
-    """Splits one source into train/val, writes both token files (sorted by doc id) and the held-out text."""
+def bucket_of(doc_id: str, n_buckets: int) -> int:
+    """The bucket of a document among a split's n_buckets (a hash of its id, independent of split_hash)."""
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"dapt-bucket").digest()
+    return int.from_bytes(digest, "big") % n_buckets
 
-    def __init__(self, cfg: TokenizeConfig, out_dir: str, dtype: str, eos_id: int) -> None:
+
+class SourcePlan(beam.CombineFn):
+    """Per source, from (split hash, id, tokens, domain) of every document: which documents are held out
+    (choose_val's rule from the val_min_docs smallest hashes), the buckets of each split and the domain.
+
+    The accumulator is a few counts and val_min_docs entries, whatever the size of the source.
+    """
+
+    def __init__(self, cfg: TokenizeConfig) -> None:
         self.cfg = cfg
-        self.out_dir = out_dir
-        self.dtype = dtype
-        self.eos_id = eos_id
 
-    def process(self, element: tuple[str, Iterable[tuple[str, bytes, str, str]]]) -> Iterator[dict[str, Any]]:
-        source, items = element
+    def create_accumulator(self) -> dict[str, Any]:
+        return {"docs": 0, "tokens": 0, "tokens_below": 0, "smallest": [], "domains": {}}
+
+    def add_input(self, acc: dict[str, Any], item: tuple[float, str, int, str]) -> dict[str, Any]:
+        h, doc_id, n_tokens, domain = item
+        acc["docs"] += 1
+        acc["tokens"] += n_tokens
+        acc["tokens_below"] += n_tokens if h < self.cfg.val_fraction else 0
+        smallest, k = acc["smallest"], self.cfg.val_min_docs
+        if len(smallest) < k or (k and (h, doc_id, n_tokens) < smallest[-1]):
+            bisect.insort(smallest, (h, doc_id, n_tokens))
+            del smallest[k:]
+        count, first = acc["domains"].get(domain, (0, doc_id))
+        acc["domains"][domain] = (count + 1, min(first, doc_id))
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        out = self.create_accumulator()
+        for acc in accs:
+            for key in ("docs", "tokens", "tokens_below"):
+                out[key] += acc[key]
+            out["smallest"] = heapq.nsmallest(self.cfg.val_min_docs, [*out["smallest"], *acc["smallest"]])
+            for domain, (count, first) in acc["domains"].items():
+                c0, f0 = out["domains"].get(domain, (0, first))
+                out["domains"][domain] = (c0 + count, min(f0, first))
+        return out
+
+    def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
+        held_out = acc["docs"] > self.cfg.val_min_docs  # a source this small stays whole for training
+        smallest = acc["smallest"] if held_out else []
+        val_tokens = (acc["tokens_below"] + sum(n for h, _, n in smallest if h >= self.cfg.val_fraction)) if held_out else 0
+        split_tokens = {"train": acc["tokens"] - val_tokens, "val": val_tokens}
+        # the most common domain; a tie goes to the domain of the smallest id (the old single sort's pick)
+        domain = min(acc["domains"].items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
+        return {
+            "held_out": held_out,
+            "val_ids": frozenset(i for _, i, _ in smallest),
+            "buckets": {s: max(1, math.ceil(t / self.cfg.shard_tokens)) for s, t in split_tokens.items()},
+            "domain": domain,
+            "domains": {d: c for d, (c, _) in sorted(acc["domains"].items())},
+        }
+
+
+def is_val(doc_id: str, plan: dict[str, Any], cfg: TokenizeConfig) -> bool:
+    """choose_val's rule for one document, given its source's plan."""
+    return plan["held_out"] and (split_hash(doc_id) < cfg.val_fraction or doc_id in plan["val_ids"])
+
+
+def key_by_bucket(
+    element: tuple[str, tuple[str, bytes, str, str]], plans: dict[str, dict[str, Any]], cfg: TokenizeConfig
+) -> tuple[tuple[str, str, int], tuple[str, bytes, str, str]]:
+    """(source, split, bucket) of an encoded document; only held-out documents keep their text."""
+    source, (doc_id, ids, text, domain) = element
+    plan = plans[source]
+    split = "val" if is_val(doc_id, plan, cfg) else "train"
+    return (source, split, bucket_of(doc_id, plan["buckets"][split])), (doc_id, ids, text if split == "val" else "", domain)
+
+
+def _part(out: Location, kind: str, source: str, bucket: int) -> Location:
+    # parts are named by a hash of the source: sources whose file stems clash must not overwrite each other
+    return out / PARTS / kind / hashlib.sha1(source.encode("utf-8")).hexdigest() / f"{bucket:05d}"
+
+
+class WriteBucket(beam.DoFn):
+    """Sorts one (source, split, bucket) by document id and writes its part token file (and held-out text)."""
+
+    def __init__(self, out_dir: str, dtype: str, eos_id: int) -> None:
+        self.out_dir, self.dtype, self.eos_id = out_dir, dtype, eos_id
+
+    def process(self, element: tuple[tuple[str, str, int], Iterable[tuple[str, bytes, str, str]]]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+        (source, split, bucket), items = element
         items = sorted(items, key=lambda item: item[:2])  # by id (then tokens, for duplicate ids): bundle order must not matter
-        domains = collections.Counter(item[3] for item in items)
-        domain = domains.most_common(1)[0][0]
-        if len(domains) > 1:
-            log.warning("source %s mixes domains %s; using %s", source, dict(domains), domain)
-        val_ids = choose_val((item[0] for item in items), self.cfg)
-        stem = file_stem(source)
-        out = Path(self.out_dir)
-        summary: dict[str, Any] = {"name": stem, "source": source, "domain": domain, "group": group_of(domain)}
-        val_docs: list[Document] = []
-        for split, want_val in (("train", False), ("val", True)):
-            with TokenFileWriter(out / split / stem, self.dtype, self.eos_id) as writer:
-                for doc_id, ids, text, doc_domain in items:
-                    if (doc_id in val_ids) == want_val:
-                        writer.add(np.frombuffer(ids, dtype=self.dtype))
-                        if want_val:
-                            val_docs.append(Document(id=doc_id, text=text, source=source, domain=doc_domain))
-            summary[f"{split}_tokens"], summary[f"{split}_docs"] = writer.n_tokens, writer.n_docs
-        write_documents(out / "val_text" / f"{stem}.jsonl.gz", val_docs)
-        summary["val_bytes"] = sum(len(d.text.encode("utf-8")) for d in val_docs)
-        # one small file per source (named by a hash: clashing stems must not overwrite each other)
-        key = hashlib.sha1(source.encode("utf-8")).hexdigest()
-        (out / SUMMARIES / f"{key}.json").write_text(json.dumps(summary))
-        yield summary
+        out = Location(self.out_dir)
+        with TokenFileWriter(_part(out, split, source, bucket), self.dtype, self.eos_id, tmp_dir=out / TMP) as writer:
+            for _, ids, _, _ in items:
+                writer.add(np.frombuffer(ids, dtype=self.dtype))
+        part = {"bucket": bucket, "tokens": writer.n_tokens, "docs": writer.n_docs, "val_bytes": 0}
+        if split == "val":
+            docs = [Document(id=i, text=text, source=source, domain=domain) for i, _, text, domain in items]
+            _write_staged(_part(out, "val_text", source, bucket).url + ".jsonl.gz", out / TMP, docs)
+            part["val_bytes"] = sum(len(d.text.encode("utf-8")) for d in docs)
+        yield (source, split), part
+
+
+def _write_staged(final: str, tmp_dir: Location, docs: Iterable[Document]) -> None:
+    """write_documents under a temporary name, renamed into place (the gzip header names the final file)."""
+    import gzip
+
+    from apache_beam.io.filesystems import FileSystems
+
+    final_loc = Location(final)
+    tmp = tmp_dir / f"{final_loc.name}.tmp-{uuid.uuid4().hex[:12]}"
+    with tmp.open_write() as raw, gzip.GzipFile(filename=final_loc.name, fileobj=raw, mode="wb", mtime=0) as fh:
+        for doc in docs:
+            fh.write((doc.to_json() + "\n").encode("utf-8"))
+    final_loc.parent.mkdir()
+    FileSystems.rename([tmp.url], [final_loc.url])
+
+
+class JoinParts(beam.DoFn):
+    """Joins a (source, split)'s parts in bucket order into its token file (and val_text); emits its counts."""
+
+    def __init__(self, out_dir: str, dtype: str) -> None:
+        self.out_dir, self.dtype = out_dir, dtype
+
+    def process(self, element: tuple[tuple[str, str], Iterable[dict[str, Any] | None]]) -> Iterator[tuple[str, dict[str, Any]]]:
+        (source, split), parts = element
+        parts = sorted((p for p in parts if p is not None), key=lambda p: p["bucket"])
+        out, stem = Location(self.out_dir), file_stem(source)
+        buckets = [p["bucket"] for p in parts]
+        tokens, docs = concat_token_files([_part(out, split, source, b) for b in buckets], out / split / stem,
+                                          self.dtype, tmp_dir=out / TMP)
+        counts = {f"{split}_tokens": tokens, f"{split}_docs": docs, f"{split}_shards": len(parts),
+                  f"{split}_shard_tokens_max": max((p["tokens"] for p in parts), default=0)}
+        if split == "val":
+            texts = [Location(_part(out, "val_text", source, b).url + ".jsonl.gz") for b in buckets]
+            _write_staged((out / "val_text" / f"{stem}.jsonl.gz").url, out / TMP, iter_documents(texts))
+            counts["val_bytes"] = sum(p["val_bytes"] for p in parts)
+        yield source, counts
+
+
+def summarize(element: tuple[str, Iterable[dict[str, Any]]], plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One source's summary (the manifest entry) from its two splits' counts."""
+    source, counts = element
+    plan = plans[source]
+    domain = plan["domain"]
+    if len(plan["domains"]) > 1:
+        log.warning("source %s mixes domains %s; using %s", source, plan["domains"], domain)
+    summary: dict[str, Any] = {"name": file_stem(source), "source": source, "domain": domain, "group": group_of(domain)}
+    for c in counts:
+        summary.update(c)
+    return summary
 
 
 class Tokenize(beam.PTransform):
@@ -175,20 +301,43 @@ class Tokenize(beam.PTransform):
         self.cfg, self.tokenizer_path, self.out_dir, self.dtype, self.eos_id = cfg, tokenizer_path, out_dir, dtype, eos_id
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        return (
+        cfg = self.cfg
+        encoded = (
             docs
-            | "Batch" >> beam.BatchElements(min_batch_size=self.cfg.batch_min, max_batch_size=self.cfg.batch_max)
-            | "Encode" >> beam.ParDo(EncodeDocs(self.tokenizer_path, self.cfg, self.dtype))
+            | "Batch" >> beam.BatchElements(min_batch_size=cfg.batch_min, max_batch_size=cfg.batch_max)
+            | "Encode" >> beam.ParDo(EncodeDocs(self.tokenizer_path, cfg, self.dtype))
+        )
+        itemsize = np.dtype(self.dtype).itemsize
+        plans = (
+            encoded
+            | "SplitKeys" >> beam.MapTuple(lambda source, d: (source, (split_hash(d[0]), d[0], len(d[1]) // itemsize, d[3])))
+            | "PlanSources" >> beam.CombinePerKey(SourcePlan(cfg))
+        )
+        every_split = plans | "EverySplit" >> beam.FlatMap(lambda kv: [((kv[0], "train"), None), ((kv[0], "val"), None)])
+        parts = (
+            encoded
+            | "KeyByBucket" >> beam.Map(key_by_bucket, plans=beam.pvalue.AsDict(plans), cfg=cfg)
+            | "ByBucket" >> beam.GroupByKey()
+            | "WriteBuckets" >> beam.ParDo(WriteBucket(self.out_dir, self.dtype, self.eos_id))
+        )
+        return (
+            (parts, every_split)
+            | "AllParts" >> beam.Flatten()
+            | "BySplit" >> beam.GroupByKey()
+            | "JoinParts" >> beam.ParDo(JoinParts(self.out_dir, self.dtype))
             | "BySource" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(WriteSource(self.cfg, self.out_dir, self.dtype, self.eos_id))
+            | "Summarize" >> beam.Map(summarize, plans=beam.pvalue.AsDict(plans))
         )
 
 
 def run_tokenize(
-    cfg: TokenizeConfig, docs_dir: Path, tokenizer_dir: Path, out_dir: Path, beam_args: Sequence[str] = ()
+    cfg: TokenizeConfig, docs_dir: str | Path | Location, tokenizer_dir: str | Path | Location,
+    out_dir: str | Path | Location, beam_args: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Runs the tokenize job; writes token files and manifest.json under out_dir; returns the manifest."""
-    docs_dir, tokenizer_dir, out_dir = Path(docs_dir), Path(tokenizer_dir), Path(out_dir)
+    """Runs the tokenize job; writes token files and manifest.json under out_dir (any Beam filesystem);
+    returns the manifest."""
+    use_pipeline_options(beam_args)
+    docs_dir, tokenizer_dir, out_dir = Location(docs_dir), Location(tokenizer_dir), Location(out_dir)
     try:
         shards = shard_paths(docs_dir)
     except FileNotFoundError as exc:
@@ -197,23 +346,28 @@ def run_tokenize(
         raise UserError(f"no *.jsonl.gz document shards under {docs_dir}; run `dapt select` first")
     info = tokenizer_info(tokenizer_dir)
     dtype = dtype_for_vocab(info["vocab_size"])
-    for sub in ("train", "val", "val_text", SUMMARIES):  # stale files from an earlier run must not leak into this one
-        shutil.rmtree(out_dir / sub, ignore_errors=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "manifest.json").unlink(missing_ok=True)  # written last: its presence means a complete run
-    (out_dir / SUMMARIES).mkdir(parents=True)
+    (out_dir / "manifest.json").unlink()  # written last: its presence means a complete run
+    for sub in ("train", "val", "val_text", SUMMARIES, PARTS, TMP):  # stale files from an earlier run must not leak into this one
+        (out_dir / sub).rmtree()
+    out_dir.mkdir()
 
     log.info("tokenize: %d shards from %s with %s (vocab %d, %s)", len(shards), docs_dir, tokenizer_dir, info["vocab_size"], dtype)
     options = PipelineOptions(list(beam_args))
     with beam.Pipeline(options=options) as p:
         _ = (
             p
-            | "Shards" >> beam.Create([str(s) for s in shards])
+            | "Shards" >> beam.Create([s.url for s in shards])
             | "Read" >> beam.FlatMap(iter_documents)
-            | "Tokenize" >> Tokenize(cfg, info["path"], str(out_dir), dtype.str, info["eos_id"])
+            | "Tokenize" >> Tokenize(cfg, info["path"], out_dir.url, dtype.str, info["eos_id"])
+            | "ToJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
+            | "WriteSummaries" >> beam.io.WriteToText((out_dir / SUMMARIES / "sources").url, file_name_suffix=".jsonl")
         )
-    summaries = sorted((json.loads(f.read_text()) for f in (out_dir / SUMMARIES).glob("*.json")), key=lambda s: s["name"])
-    shutil.rmtree(out_dir / SUMMARIES)
+    summaries = sorted(
+        (json.loads(line) for f in (out_dir / SUMMARIES).files() for line in f.read_text().splitlines() if line.strip()),
+        key=lambda s: (s["name"], s["source"]),
+    )
+    for sub in (SUMMARIES, PARTS, TMP):
+        (out_dir / sub).rmtree()
 
     clashes = collections.defaultdict(list)
     for s in summaries:
@@ -225,7 +379,7 @@ def run_tokenize(
     for name, s in sources.items():
         if s["val_docs"] == 0:
             log.warning("source %s has no validation documents; raise tokenize.val_fraction or val_min_docs", name)
-    input_hash = file_sha256(shards, root=Location(docs_dir) if docs_dir.is_dir() else None)
+    input_hash = file_sha256(shards, root=None if docs_dir.is_file() else docs_dir)
     manifest = {
         "stage": "tokenize",
         "config": cfg.model_dump(),

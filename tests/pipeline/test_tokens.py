@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import random
 from pathlib import Path
@@ -13,7 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from dapt.errors import UserError
 from dapt.pipeline.documents import Document, iter_documents, write_documents
 from dapt.pipeline.tokens.config import TokenizeConfig
-from dapt.pipeline.tokens.main import choose_val, run_tokenize, split_hash
+from dapt.pipeline.tokens.main import bucket_of, choose_val, run_tokenize, split_hash
 from dapt.pipeline.tokens.shards import TokenFile, TokenFileWriter, dtype_for_vocab, write_token_file
 
 WORDS = {
@@ -212,3 +213,40 @@ def test_special_token_strings_in_documents_are_encoded_as_text(tmp_path):
         ids = [int(t) for t in tokens.doc(i, with_eos=True)]
         assert ids[-1] == manifest["eos_id"] and not set(ids[:-1]) & set(specials), doc.text
         assert decode.decode(ids[:-1], skip_special_tokens=False) == doc.text
+
+
+def test_a_source_larger_than_a_shard_is_written_in_sorted_buckets(
+    tokenized: tuple[Path, dict], tokenizer_dir: Path, corpus: dict, tmp_path: Path
+) -> None:
+    """Sharded by id hash: no worker holds a whole source, the split is unchanged, the bytes are stable."""
+    root, whole = tokenized
+    tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    cfg = TokenizeConfig(val_fraction=0.1, batch_min=4, batch_max=16, shard_tokens=300)
+    runs = []
+    for parts in (2, 3):  # other input shards and batches: the same bytes
+        docs = write_corpus(tmp_path / f"docs{parts}", corpus, parts=parts)
+        runs.append(run_tokenize(cfg.model_copy(update={"batch_max": 16 + parts}), docs, tokenizer_dir, tmp_path / f"tokens{parts}"))
+    manifest, out = runs[0], tmp_path / "tokens2"
+    assert runs[0]["sources"] == runs[1]["sources"]
+    for split in ("train", "val", "val_text"):
+        for f in sorted((out / split).iterdir()):
+            assert f.read_bytes() == (tmp_path / "tokens3" / split / f.name).read_bytes(), f.name
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "train", "val", "val_text"]  # no parts left
+
+    legal = manifest["sources"]["legal_a"]
+    assert 1 < legal["train_shards"] and legal["train_shard_tokens_max"] < legal["train_tokens"]
+    by_id = {d.id: d.text for d in corpus["legal_a"]}
+    # the held-out documents are the ones the single-bucket run holds out
+    val_ids = {d.id for d in iter_documents(root / "tokens" / "val_text" / "legal_a.jsonl.gz")}
+    for split, members in (("train", set(by_id) - val_ids), ("val", val_ids)):
+        n_buckets = legal[f"{split}_shards"]
+        ids = sorted(members, key=lambda i: (bucket_of(i, n_buckets), i))
+        tf = TokenFile(out / split / "legal_a")
+        # bucket after bucket, each sorted by document id; every document once, decoding to its text
+        assert [tok.decode(tf.doc(k).tolist()) for k in range(len(tf))] == [by_id[i] for i in ids]
+        sizes: collections.Counter[int] = collections.Counter()
+        for k, i in enumerate(ids):
+            sizes[bucket_of(i, n_buckets)] += len(tf.doc(k, with_eos=True))
+        assert max(sizes.values()) == legal[f"{split}_shard_tokens_max"]
+        if split == "val":
+            assert [d.id for d in iter_documents(out / "val_text" / "legal_a.jsonl.gz")] == ids
