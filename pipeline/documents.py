@@ -82,7 +82,8 @@ def iter_documents(locations: str | Path | Location | Iterable[str | Path | Loca
 def write_documents(path: str | Path | Location, docs: Iterable[Document]) -> int:
     """Writes documents as one gzip JSONL shard (for tests and small outputs); returns the count."""
     n = 0
-    with Location(path).open_write() as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+    # No name and no time in the gzip header: the same documents give the same bytes on any filesystem.
+    with Location(path).open_write() as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
         for doc in docs:
             fh.write((doc.to_json() + "\n").encode("utf-8"))
             n += 1

@@ -50,13 +50,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture()
+def s3_server(_s3_process: S3Server) -> S3Server:
+    """The S3 emulator, with the launcher's filesystem calls pointed at it: a stage run since may have
+    replaced Beam's filesystem options with its own (local) ones."""
+    from dapt.pipeline.storage import use_pipeline_options
+
+    use_pipeline_options(_s3_process.beam_args)
+    return _s3_process
+
+
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+def _s3_process(tmp_path_factory) -> Iterator[S3Server]:
     """moto's S3 server on 127.0.0.1 (a real HTTP server speaking the S3 protocol), stopped at the end."""
     pytest.importorskip("moto.server", reason="the S3 emulator comes with the test extras (moto[server])")
     import boto3
-
-    from dapt.pipeline.storage import use_pipeline_options
 
     port = _free_port()
     log = (tmp_path_factory.mktemp("moto") / "server.log").open("w")
@@ -75,9 +83,7 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"moto's S3 server did not start (see {log.name})") from None
                 time.sleep(0.2)
-        server = S3Server(endpoint, "dapt-test")
-        use_pipeline_options(server.beam_args)
-        yield server
+        yield S3Server(endpoint, "dapt-test")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -8,11 +8,10 @@
 # pyproject.toml and no setup.py; Beam >= 2.5x also accepts --setup_file=pyproject.toml (it then builds
 # an sdist with `python -m build`, which must be installed where you launch).
 #
-# Where the data must be: the curate readers open inputs with local file I/O and the run directory is a
-# local path, so every worker must see the inputs and the run directory at the same path. Dataflow
-# workers do not share a filesystem with the launcher: bake read-only inputs into a custom worker image
-# (--sdk_container_image) or run on Flink/Spark with a shared mount (flink.sh, spark.sh). Reading
-# gs:// inputs needs the readers to go through apache_beam.io.filesystems (reported to the maintainers).
+# Where the data must be: on storage the workers reach. Inputs (curate.sources[].paths) and the run
+# directory may be gs:// URLs (pip install 'dapt[gcp]'); the data stages read and write only through Beam's
+# filesystems, and workers load the quality model and tokenizer from the run directory. Pre-training then
+# runs from a local copy of the run directory (README: Running at scale).
 set -euo pipefail
 
 CONFIG=${1:-configs/finance.yaml}
@@ -28,15 +27,17 @@ IMAGE=${IMAGE:-}
 python -m pip wheel --no-deps --wheel-dir dist .
 WHEEL=$(ls -t dist/dapt-*.whl | head -n 1)
 
-# 2. The job: n2-standard-8 workers, up to 200 of them, autoscaled on throughput; Runner v2 is
-#    Dataflow's runner for Python pipelines.
-dapt curate "$CONFIG" -- \
+# 2. The data stages, sample through tokenize, with the run directory in the bucket: each Beam stage is one
+#    Dataflow job (n2-standard-8 workers, up to 200, autoscaled on throughput; Runner v2 is Dataflow's runner
+#    for Python pipelines; Beam names each job). The quality model and the tokenizers train on the launcher
+#    and are written to the bucket, where the workers read them.
+RUN_DIR=${RUN_DIR:-$BUCKET/runs/$(basename "$CONFIG" .yaml)}
+dapt run "$CONFIG" --run-dir "$RUN_DIR" --until tokenize -- \
   --runner=DataflowRunner \
   --project="$PROJECT" \
   --region="$REGION" \
   --temp_location="$BUCKET/tmp" \
   --staging_location="$BUCKET/staging" \
-  --job_name="dapt-curate-$(date +%Y%m%d-%H%M%S)" \
   --extra_package="$WHEEL" \
   ${IMAGE:+--sdk_container_image="$IMAGE"} \
   --machine_type=n2-standard-8 \
@@ -44,8 +45,6 @@ dapt curate "$CONFIG" -- \
   --autoscaling_algorithm=THROUGHPUT_BASED \
   --experiments=use_runner_v2
 
-# The other Beam stages take the same options (the quality model and the tokenizer train locally):
-#   dapt run "$CONFIG" --until quality                 # curate is cached; trains the quality model
-#   dapt select "$CONFIG" -- --runner=DataflowRunner ... (same options as above)
-#   dapt tokenizer train "$CONFIG"
-#   dapt tokenize "$CONFIG" -- --runner=DataflowRunner ...
+# 3. Pre-training reads local or shared disk: copy the run directory to the training cluster, then
+#    `dapt run "$CONFIG" --run-dir runs/<name>` there skips the finished data stages.
+echo "data stages done in $RUN_DIR; copy it with: gcloud storage cp -r $RUN_DIR runs/"

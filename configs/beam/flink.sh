@@ -7,12 +7,13 @@
 # Python SDK harness runs next to each Flink task manager; dapt reaches it as a wheel (--extra_package,
 # or --setup_file=pyproject.toml, which Beam builds with `python -m build`).
 #
-# Where the data must be: curate opens its inputs with local file I/O and writes under the run directory,
-# so the inputs and the run directory must be mounted at the same path on the launcher and on every
-# task manager (NFS, Lustre, a FUSE mount of your object store). With the EXTERNAL environment below the
-# SDK workers are pools you start yourself, with those mounts, on each task-manager host:
-#   docker run -d --net=host -v /data:/data -v "$PWD/runs":"$PWD/runs" \
-#       apache/beam_python3.11_sdk:2.77.0 --worker_pool            # listens on localhost:50000
+# Where the data must be: on storage every worker reaches. Inputs and the run directory may be s3:// or gs://
+# URLs (pip install 'dapt[aws]' / 'dapt[gcp]'; pass --s3_endpoint_url and friends for an S3-compatible store),
+# or a path mounted at the same place on the launcher and every worker (NFS, Lustre). Workers load the
+# quality model and the tokenizer from the run directory. With the EXTERNAL environment below, the SDK
+# workers are pools you start yourself on each worker host (the SDK image's boot hands them the job's
+# pipeline options, filesystem credentials included):
+#   docker run -d --net=host -v /data:/data apache/beam_python3.11_sdk:2.77.0 --worker_pool   # localhost:50000
 # (DOCKER would start containers without your mounts; PROCESS needs the SDK's boot binary on each host.)
 set -euo pipefail
 

@@ -6,9 +6,12 @@
 # Everything after the bare `--` is a standard Beam pipeline option, passed through untouched. dapt
 # reaches the Python SDK workers as a wheel (--extra_package; --setup_file=pyproject.toml also works).
 #
-# Where the data must be: curate opens its inputs with local file I/O and writes under the run directory,
-# so both must be mounted at the same path on the launcher and on every Spark worker (NFS, Lustre, a FUSE
-# mount). The EXTERNAL environment uses SDK worker pools you start on each worker host with those mounts:
+# Where the data must be: on storage every worker reaches. Inputs and the run directory may be s3:// or gs://
+# URLs (pip install 'dapt[aws]' / 'dapt[gcp]'; pass --s3_endpoint_url and friends for an S3-compatible store),
+# or a path mounted at the same place on the launcher and every worker (NFS, Lustre). Workers load the
+# quality model and the tokenizer from the run directory. With the EXTERNAL environment below, the SDK
+# workers are pools you start yourself on each worker host (the SDK image's boot hands them the job's
+# pipeline options, filesystem credentials included):
 #   docker run -d --net=host -v /data:/data -v "$PWD/runs":"$PWD/runs" \
 #       apache/beam_python3.11_sdk:2.77.0 --worker_pool            # listens on localhost:50000
 set -euo pipefail

@@ -10,7 +10,8 @@ from dapt.pipeline.storage import Location
 
 def folder_lines(root: Location, inputs: str) -> dict[str, list[bytes]]:
     """Every output folder's sorted lines (workers finish shards in any order), stats without the time, and
-    dead letters' file paths below the input folder (they name where the file is, which differs by design)."""
+    paths below ``inputs`` written relative to it (dead letters and shard lists name where a file is, which
+    differs by design)."""
     out: dict[str, list[bytes]] = {}
     for f in root.files():
         rel = f.url[len(root.url) + 1 :]

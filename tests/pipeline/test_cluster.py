@@ -21,8 +21,9 @@ from dapt.pipeline.storage import Location
 from outputs import folder_lines
 
 HERE = Path(__file__).resolve().parent
-# The chain of data stages of the shipped tiny config, sample through tokenize.
-UNTIL = "curate"
+# The chain of data stages of the shipped tiny config: sample, curate, quality, select, tokenizer,
+# tokenizer_general, tokenize.
+UNTIL = "tokenize"
 
 
 def _free_port() -> int:
@@ -117,9 +118,17 @@ def test_data_stages_on_a_portable_runner_with_isolated_workers_and_s3(cluster, 
     remote = Location(f"s3://{s3_server.bucket}/cluster-run")
     _dapt("run", "--until", UNTIL, "--run-dir", str(remote), "--", *cluster, cwd=tmp_path)
 
-    assert (remote / "curated" / "_SUCCESS.json").is_file()
-    for stage in ("curated",):
-        assert folder_lines(remote / stage, f"{remote}/raw") == folder_lines(Location(local / stage), str(local / "raw"))
+    for folder in ("raw", "curated", "quality", "selected", "tokenizer", "tokenizer_general", "tokens"):
+        assert (remote / folder / "_SUCCESS.json").is_file(), folder
+    for folder in ("curated", "selected"):  # documents: the same, in whatever shard order workers finished
+        assert folder_lines(remote / folder, str(remote)) == folder_lines(Location(local / folder), str(local)), folder
+    # models, tokenizers and token files: the same bytes
+    same_bytes = ["quality/model.npz", "tokenizer/tokenizer.json", "tokenizer_general/tokenizer.json"]
+    same_bytes += [f.url[len(str(local)) + 1 :] for f in Location(local / "tokens").files()
+                   if f.name.endswith((".bin", ".idx"))]
+    assert len(same_bytes) > 10
+    for name in same_bytes:
+        assert (remote / name).read_bytes() == (local / name).read_bytes(), name
     assert not any(p.name.startswith("s3:") for p in tmp_path.iterdir())
 
     # The control: a run directory on the launcher's disk is out of the workers' sight. Curate then reads
