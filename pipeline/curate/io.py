@@ -32,6 +32,7 @@ from apache_beam.io.filesystems import FileSystems
 from dapt.errors import UserError
 from dapt.pipeline.curate.config import SourceConfig
 from dapt.pipeline.documents import Document
+from dapt.pipeline.rules.quality import count_words
 
 Record = tuple[str, Any]
 HUB_PREFIX = "hf-hub://"
@@ -132,7 +133,7 @@ def dead_letter(
         "raw_b64": base64.b64encode(raw[:max_bytes]).decode("ascii"),
         "raw_bytes": len(raw),
         "in_chars": len(text),
-        "in_words": len(text.split()),
+        "in_words": count_words(text),
     }
 
 
@@ -140,7 +141,7 @@ def make_document(
     source: SourceConfig, doc_id: str, text: str, origin: str, extra: dict[str, Any] | None = None
 ) -> Document:
     """A raw document with its origin and its input size recorded for the stats."""
-    signals = {"in_chars": len(text), "in_words": len(text.split()), **(extra or {})}
+    signals = {"in_chars": len(text), "in_words": count_words(text), **(extra or {})}
     return Document(id=doc_id, text=text, source=source.name, domain=source.domain, signals=signals, origin=origin)
 
 

@@ -25,6 +25,7 @@ from apache_beam.transforms.stats import ApproximateQuantiles
 
 from dapt.pipeline.documents import Document
 from dapt.pipeline.rules.decontam import BenchmarkIndex, benchmark_examples
+from dapt.pipeline.rules.quality import count_words
 from dapt.pipeline.select.config import DecontamConfig, RoutingConfig, SelectionConfig
 from dapt.pipeline.storage import Location
 
@@ -58,7 +59,7 @@ def node_of(doc: Document) -> NodeId:
 
 def word_count(text: str) -> int:
     """Whitespace words: the token unit of the stats until the tokenizer exists."""
-    return len(text.split())
+    return count_words(text)
 
 
 def quality_of(doc: Document) -> float:

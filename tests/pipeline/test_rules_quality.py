@@ -16,3 +16,30 @@ def test_gopher_word_count(n_words, reason):
 
 def test_words_are_whitespace_delimited():
     assert words_of("Sig: 1 tab po qid pc & hs\n") == ["Sig:", "1", "tab", "po", "qid", "pc", "&", "hs"]
+
+
+def test_count_words_is_split_without_the_list():
+    """A huge record is counted before the size rule drops it: the count must not build a list of words."""
+    import random
+    import tracemalloc
+
+    import dapt.pipeline.rules.quality as q
+    from dapt.pipeline.rules.quality import count_words
+
+    rng = random.Random(0)
+    for _ in range(50):  # words cut at every kind of chunk boundary, Unicode spaces included
+        text = "".join(rng.choice(["a", "bc", " ", "\u00a0", "\n", "\u3000", "é"]) for _ in range(rng.randint(0, 3000)))
+        for chunk in (1, 7, 64):
+            saved, q._COUNT_CHUNK = q._COUNT_CHUNK, chunk
+            try:
+                assert count_words(text) == len(text.split()), (chunk, text[:80])
+            finally:
+                q._COUNT_CHUNK = saved
+    huge = "the court held that the claim was barred " * 500_000  # 20 MB, 4 M words
+    tracemalloc.start()
+    try:
+        assert count_words(huge) == 4_000_000
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MiB"  # split() takes ~270 MiB for the list of words
