@@ -245,21 +245,53 @@ def _html_outcome(
 
 
 # ----------------------------------------------------------------------------------------------- JSONL
+class _CutLine(Exception):
+    """The stream broke off inside a line: the bytes of it that could be read, and why it broke."""
+
+    def __init__(self, partial: bytes, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.partial = partial
+
+
+def _lines(fh, block: int = 1 << 16) -> Iterator[bytes]:
+    """The lines of a binary stream, read in blocks so that when a compressed stream breaks off, the readable
+    start of the cut line is not lost inside a line buffer (it comes with the _CutLine raised)."""
+    pending: list[bytes] = []
+    while True:
+        try:
+            chunk = fh.read1(block) if hasattr(fh, "read1") else fh.read(block)
+        except _unreadable_errors() as err:
+            raise _CutLine(b"".join(pending), err) from err
+        if not chunk:
+            break
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            pending.append(chunk[start : end + 1])
+            yield b"".join(pending)
+            pending, start = [], end + 1
+        if start < len(chunk):
+            pending.append(chunk[start:])
+    if pending:
+        yield b"".join(pending)
+
+
 def read_jsonl(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
-    """Streams a JSONL file (.gz/.zst too) line by line; a truncated file ends in one dead letter."""
+    """Streams a JSONL file (.gz/.zst too) line by line; a truncated file ends in one dead letter holding the
+    readable bytes of the line it cut."""
     base = posixpath.basename(path)
     line_no = 0
     try:
         with open_binary(path) as fh:
-            for line_no, raw in enumerate(fh, start=1):
+            for line_no, raw in enumerate(_lines(fh), start=1):
                 if raw.strip():
                     yield _parse_json_line(source, path, base, f"{label}:{line_no}", line_no, raw, max_dead_bytes)
-    except _unreadable_errors() as err:
+    except _CutLine as err:
         # The lines read so far are out already; the unreadable rest becomes one dead letter, not a crash.
-        yield "malformed", dead_letter(
-            source, path, line_no + 1, f"unreadable after line {line_no}: {type(err).__name__}: {err}",
-            b"", max_dead_bytes,
-        )
+        yield "malformed", dead_letter(source, path, line_no + 1, f"unreadable after line {line_no}: {err}",
+                                       err.partial, max_dead_bytes)
+    except _unreadable_errors() as err:  # the file could not even be opened as what its name says
+        yield "malformed", dead_letter(source, path, line_no + 1, f"unreadable after line {line_no}: "
+                                       f"{type(err).__name__}: {err}", b"", max_dead_bytes)
 
 
 def _parse_json_line(

@@ -67,6 +67,9 @@ def test_truncated_gzip_keeps_the_lines_before_and_dead_letters_the_rest(tmp_pat
     assert 0 < len(docs) < 200 and _kinds(records)[-1] == "malformed"
     assert records[-1][1]["error"].startswith(f"unreadable after line {len(docs)}")
     assert records[-1][1]["line"] == len(docs) + 1
+    # the dead letter holds what could be read of the cut line: the start of the record after the last kept
+    cut = base64.b64decode(records[-1][1]["raw_b64"])
+    assert cut and payload.split(b"\n")[len(docs)].startswith(cut) and records[-1][1]["raw_bytes"] == len(cut)
 
 
 def test_truncated_zstd_is_a_dead_letter(tmp_path):
