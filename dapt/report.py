@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from dapt.config import DaptConfig  # noqa: E402
 from dapt.pretrain.curves import loss_curves  # noqa: E402
+from dapt.summary import format_table  # noqa: E402
 
 MODELS = {"domain-mix": "model", "general-only": "baseline/model"}
 
@@ -116,9 +117,9 @@ def _headline(results: dict[str, Any] | None) -> list[str]:
         ci = row.get("bits_per_byte_ci95")
         return f"{row['bits_per_byte']:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
 
-    lines = ["| model | domain bits/byte [95 % interval] | general bits/byte [95 % interval] |", "|---|---|---|"]
-    for name, rows in intrinsic.items():
-        lines.append(f"| {name} | {cell(rows.get('domain', {}))} | {cell(rows.get('general', {}))} |")
+    lines = [format_table(["model", "domain bits/byte [95 % interval]", "general bits/byte [95 % interval]"],
+                          [[name, cell(rows.get("domain", {})), cell(rows.get("general", {}))]
+                           for name, rows in intrinsic.items()], markdown=True)]
     # eval's reference is the domain-mix model, so its comparisons read general-only minus domain-mix
     cmp = (results.get("intrinsic_vs_reference") or {}).get("general-only", {})
     if results.get("reference") == "domain-mix" and cmp:
@@ -152,15 +153,16 @@ def write_run_report(cfg: DaptConfig, run_dir: Path) -> dict[str, Any]:
     rows = funnel_rows(run_dir)
     if rows:
         plot_funnel(rows, out / "funnel.png")
-        md += ["## 1. Data funnel (curate, then select)", "",
-               "| source | domain | docs read | docs after curate | docs after select | words read | words kept | kept | routed to a domain |",
-               "|---|---|---|---|---|---|---|---|---|"]
+        body = []
         for r in rows:
             kept = r["words_selected"] if r["words_selected"] is not None else r["words_curated"]
-            md.append(f"| {r['source']} | {r['domain']} | {r['docs_in']} | {r['docs_curated']} | "
-                      f"{r['docs_selected'] if r['docs_selected'] is not None else '-'} | {r['words_in']:,} | "
-                      f"{kept:,} | {kept / max(r['words_in'], 1):.1%} | {r['routed_out']} |")
-        md += ["", "![data funnel](funnel.png)", "",
+            body.append([r["source"], r["domain"], r["docs_in"], r["docs_curated"],
+                         r["docs_selected"] if r["docs_selected"] is not None else "-", f"{r['words_in']:,}",
+                         f"{kept:,}", f"{kept / max(r['words_in'], 1):.1%}", r["routed_out"]])
+        md += ["## 1. Data funnel (curate, then select)", "",
+               format_table(["source", "domain", "docs read", "docs after curate", "docs after select", "words read",
+                             "words kept", "kept", "routed to a domain"], body, align="llrrrrrrr", markdown=True),
+               "", "![data funnel](funnel.png)", "",
                "Drop reasons per source: `curated/stats.json`; dedup and selection fates: `selected/stats.json`.", ""]
 
     tok = run_dir / "tokenizer_report" / "report.md"
@@ -184,14 +186,16 @@ def write_run_report(cfg: DaptConfig, run_dir: Path) -> dict[str, Any]:
 
     curves = plot_model_losses(run_dir, out / "losses.png")
     if curves:
-        md += ["## 5. Pre-training", "", "| model | steps | tokens | initial loss | final loss | stop reason |",
-               "|---|---|---|---|---|---|"]
+        body = []
         for name, folder in MODELS.items():
             s = _load(run_dir / folder / "summary.json")
             if s:
-                md.append(f"| {name} | {s['steps']} | {s['tokens']:,} | {s['initial_train_loss']:.4f} | "
-                          f"{s['final_train_loss']:.4f} | {s['stop_reason']} |")
-        md += ["", "![loss curves](losses.png)", ""]
+                body.append([name, s["steps"], f"{s['tokens']:,}", f"{s['initial_train_loss']:.4f}",
+                             f"{s['final_train_loss']:.4f}", s["stop_reason"]])
+        md += ["## 5. Pre-training", "",
+               format_table(["model", "steps", "tokens", "initial loss", "final loss", "stop reason"], body,
+                            align="lrrrrl", markdown=True),
+               "", "![loss curves](losses.png)", ""]
 
     ev = run_dir / "eval" / "report.md"
     if ev.is_file():
