@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,17 +23,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dapt.pretrain.config import ModelConfig, PretrainConfig
+from dapt.pretrain.data import MixturePlan, MixtureSampler
+from dapt.pretrain.engine import param_groups
+from dapt.pretrain.model import build_model
+from dapt.pretrain.schedule import lr_at
+from dapt.pretrain.tiny import make_inputs  # toy inputs written with the real stage writers
+from dapt.pretrain.train import run_pretrain
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "pretrain"))  # toy inputs written with the real stage writers
-
-from test_train import make_inputs  # noqa: E402
-
-from dapt.pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
-from dapt.pretrain.data import MixturePlan, MixtureSampler  # noqa: E402
-from dapt.pretrain.model import build_model  # noqa: E402
-from dapt.pretrain.schedule import lr_at  # noqa: E402
-from dapt.pretrain.engine import param_groups  # noqa: E402
-from dapt.pretrain.train import run_pretrain  # noqa: E402
 
 SKIP = 3  # warm-up steps left out of the medians
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from dapt.config import DaptConfig  # noqa: E402
 from dapt.pretrain.curves import loss_curves  # noqa: E402
+from dapt.summary import format_table  # noqa: E402
 
 MODELS = {"domain-mix": "model", "general-only": "baseline/model"}
 # Chinchilla (Hoffmann et al. 2022, Table 3): compute-optimal training uses about 20 tokens per parameter.
@@ -170,15 +171,16 @@ def write_run_report(cfg: DaptConfig, run_dir: Path) -> dict[str, Any]:
     rows = funnel_rows(run_dir)
     if rows:
         plot_funnel(rows, out / "funnel.png")
-        md += ["## 1. Data funnel (curate, then select)", "",
-               "| source | domain | docs read | docs after curate | docs after select | words read | words kept | kept | routed to a domain |",
-               "|---|---|---|---|---|---|---|---|---|"]
+        body = []
         for r in rows:
             kept = r["words_selected"] if r["words_selected"] is not None else r["words_curated"]
-            md.append(f"| {r['source']} | {r['domain']} | {r['docs_in']} | {r['docs_curated']} | "
-                      f"{r['docs_selected'] if r['docs_selected'] is not None else '-'} | {r['words_in']:,} | "
-                      f"{kept:,} | {kept / max(r['words_in'], 1):.1%} | {r['routed_out']} |")
-        md += ["", "![data funnel](funnel.png)", "",
+            body.append([r["source"], r["domain"], r["docs_in"], r["docs_curated"],
+                         r["docs_selected"] if r["docs_selected"] is not None else "-", f"{r['words_in']:,}",
+                         f"{kept:,}", f"{kept / max(r['words_in'], 1):.1%}", r["routed_out"]])
+        md += ["## 1. Data funnel (curate, then select)", "",
+               format_table(["source", "domain", "docs read", "docs after curate", "docs after select", "words read",
+                             "words kept", "kept", "routed to a domain"], body, align="llrrrrrrr", markdown=True),
+               "", "![data funnel](funnel.png)", "",
                "Drop reasons per source: `curated/stats.json`; dedup and selection fates: `selected/stats.json`.", ""]
 
     tok = run_dir / "tokenizer_report" / "report.md"

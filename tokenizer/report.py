@@ -17,6 +17,7 @@ from typing import Any
 
 from dapt.errors import UserError
 from dapt.pipeline.documents import iter_documents, sha256_of, shard_paths
+from dapt.summary import format_table
 from dapt.tokenizer.config import TokenizerConfig
 from dapt.tokenizer.train import MANIFEST, TOKENIZER_FILE, doc_key, load_tokenizer, train_tokenizer, validated
 
@@ -143,6 +144,12 @@ def _fmt_pieces(pieces: list[str]) -> str:
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: the metrics table, then one term table per domain."""
+    metrics = []
+    for domain, row in report["domains"].items():
+        t, b = row["tokenizer"], row["baseline"]
+        metrics.append([domain, t["docs"], t["words"], f"{t['fertility']:.3f}", f"{b['fertility']:.3f}",
+                        f"{t['bytes_per_token']:.2f}", f"{b['bytes_per_token']:.2f}", f"{t['split_3plus_share']:.1%}",
+                        f"{b['split_3plus_share']:.1%}", t["tokens"], b["tokens"], f"{row['tokens_ratio']:.3f}"])
     lines = [
         "# Tokenizer report",
         "",
@@ -153,26 +160,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Fertility = tokens per whitespace word (lower is better); split ≥3 = share of words (letter/digit runs)"
         " cut into 3 or more pieces; tokens ratio = tokenizer tokens / baseline tokens for the same text.",
         "",
-        "| domain | docs | words | fertility tok | fertility base | bytes/token tok | bytes/token base "
-        "| split ≥3 tok | split ≥3 base | tokens tok | tokens base | tokens ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        format_table(["domain", "docs", "words", "fertility tok", "fertility base", "bytes/token tok",
+                      "bytes/token base", "split ≥3 tok", "split ≥3 base", "tokens tok", "tokens base", "tokens ratio"],
+                     metrics, align="l" + "r" * 11, markdown=True),
     ]
-    for domain, row in report["domains"].items():
-        t, b = row["tokenizer"], row["baseline"]
-        lines.append(
-            f"| {domain} | {t['docs']} | {t['words']} | {t['fertility']:.3f} | {b['fertility']:.3f} "
-            f"| {t['bytes_per_token']:.2f} | {b['bytes_per_token']:.2f} | {t['split_3plus_share']:.1%} "
-            f"| {b['split_3plus_share']:.1%} | {t['tokens']} | {b['tokens']} | {row['tokens_ratio']:.3f} |"
-        )
     for domain, rows in report["terms"].items():
+        terms = [[row["term"].replace("|", "\\|"), _fmt_pieces(row["tokenizer"]), _fmt_pieces(row["baseline"])]
+                 for row in rows]
         lines += ["", f"## {domain} terms", "",
                   f"Each term tokenized as it occurs in running text, inside the sentence \"{TERM_CONTEXT}\" "
                   "(so after a space, which the first piece carries and is not shown); ▁ marks a later piece's "
                   "leading space, 0xC2 a token that holds part of a multi-byte character.", "",
-                  "| term (in a sentence, after a space) | tokenizer | baseline |", "|---|---|---|"]
-        for row in rows:
-            term = row["term"].replace("|", "\\|")
-            lines.append(f"| {term} | {_fmt_pieces(row['tokenizer'])} | {_fmt_pieces(row['baseline'])} |")
+                  format_table(["term (in a sentence, after a space)", "tokenizer", "baseline"], terms, markdown=True)]
     return "\n".join(lines) + "\n"
 
 

@@ -67,3 +67,10 @@ def test_wheel_installs_only_dapt(tmp_path):
     for member in ("dapt/pipeline/curate/main.py", "dapt/pretrain/train.py", "dapt/eval/tasks/arc.yaml",
                    "dapt/tokenizer/train.py", "dapt/configs/tiny.yaml", "dapt/pipeline/sample/corpus.py"):
         assert member in names
+
+
+def test_no_module_imports_a_test_file():
+    """Toy inputs shared by tests and bench/ live in the package (dapt.pretrain.tiny, dapt.eval.tiny)."""
+    bad = [f"{p.relative_to(REPO)}:{line}: import {name}" for p in _python_files()
+           for line, name in _imports(p) if name.split(".")[0].startswith("test_")]
+    assert not bad, "\n".join(bad)

@@ -23,12 +23,11 @@ REPO = HERE.parents[1]
 # of step `kill_step`, or inside the save of checkpoint `kill_save` after DeepSpeed wrote its files.
 SCRIPT = """
 import json, os, signal, sys
-sys.path.insert(0, {here!r})
 import torch
 torch.set_num_threads(1)
 import dapt.pretrain.checkpoint as ckpt
 from dapt.pretrain.train import run_pretrain
-from test_train import tiny_config
+from dapt.pretrain.tiny import tiny_config
 args = json.loads(sys.argv[1])
 
 def hook(step, module):
@@ -49,17 +48,9 @@ print("SUMMARY", json.dumps(summary))
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def run_child(tmp: Path, inputs: dict[str, Path], out: Path, cfg: dict, target: int, **kill) -> subprocess.CompletedProcess:
     script = tmp / "child.py"
-    script.write_text(SCRIPT.format(here=str(HERE)))
+    script.write_text(SCRIPT.format())
     args = {k: str(v) for k, v in inputs.items()} | {"out_dir": str(out), "cfg": cfg, "token_target": target, **kill}
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     env.pop("WORLD_SIZE", None)
@@ -109,12 +100,12 @@ def step_losses(metrics: Path) -> dict[int, float]:
 
 @pytest.mark.slow
 def test_sigkill_resume_gives_the_same_losses_step_for_step(tmp_path: Path) -> None:
-    from test_train import SEQ, make_inputs
+    from dapt.pretrain.tiny import SEQ, make_inputs, tiny_config
 
     inputs = make_inputs(tmp_path)
     cfg = {"checkpoint_interval": 5, "eval_interval": 5, "keep_checkpoints": 2}
     target = 20 * 8 * SEQ
-    reference = run_pretrain(__import__("test_train").tiny_config(**cfg), **inputs, out_dir=tmp_path / "ref", token_target=target)
+    reference = run_pretrain(tiny_config(**cfg), **inputs, out_dir=tmp_path / "ref", token_target=target)
     expected = step_losses(tmp_path / "ref" / "metrics.jsonl")
     assert sorted(expected) == list(range(1, 21))
 
@@ -142,7 +133,7 @@ def test_sigkill_resume_gives_the_same_losses_step_for_step(tmp_path: Path) -> N
 
 
 def test_checkpoints_pruned_and_resume_on_other_rank_count_refused(tmp_path: Path) -> None:
-    from test_train import SEQ, make_inputs, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, tiny_config
 
     inputs = make_inputs(tmp_path)
     out = tmp_path / "model"

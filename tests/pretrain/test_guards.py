@@ -62,18 +62,10 @@ def test_spike_guard_grad_norm_and_rollback_rule() -> None:
     assert SpikeGuard(SpikeConfig(enabled=False)).check_loss(float("nan")) is None
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_run_survives_nan_spike_and_poisoned_weights(tmp_path: Path) -> None:
     """Step 5: NaN logits once -> skipped. Step 12: logits x 50 once -> loss spike, skipped.
     Step 22: weights poisoned -> every batch spikes -> rolled back to step 20 and its data window skipped."""
-    from test_train import SEQ, make_inputs, read_metrics, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, read_metrics, tiny_config
 
     from dapt.pretrain.train import run_pretrain
 
@@ -127,7 +119,7 @@ def test_grad_norm_spike_is_refused_before_the_update(tmp_path: Path, stage: int
     """Step 12: one parameter's gradient x 1000 (the loss itself is normal). The update must not happen:
     the weights seen when step 12 is retried are exactly those of before, and the next real step moves them.
     ZeRO-0 measures the norm itself; ZeRO-2 reads DeepSpeed's norm of the partitioned gradients."""
-    from test_train import SEQ, make_inputs, read_metrics, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, read_metrics, tiny_config
 
     from dapt.pretrain.train import run_pretrain
 
@@ -166,7 +158,7 @@ def test_rollback_in_the_middle_of_a_batch_discards_its_partial_gradients(tmp_pa
     """Two micro-batches per step (ZeRO-0, so the accumulated gradients sit in p.grad). At step 22 the first
     micro-batch is fine and backpropagated, then three spike in a row: rollback. The half-accumulated
     gradient must not leak into the first step after the rollback."""
-    from test_train import SEQ, make_inputs, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, tiny_config
 
     from dapt.pretrain.train import run_pretrain
 

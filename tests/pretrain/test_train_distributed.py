@@ -19,11 +19,10 @@ REPO = HERE.parents[1]
 # Both stages in the same two processes: the second run_pretrain reuses the process group.
 SCRIPT = """
 import json, os, sys
-sys.path.insert(0, {here!r})
 import torch
 torch.set_num_threads(1)
 from dapt.pretrain.train import run_pretrain
-from test_train import tiny_config
+from dapt.pretrain.tiny import tiny_config
 args = json.loads(sys.argv[1])
 out = {{}}
 for stage in (2, 3):
@@ -43,7 +42,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_ranks_shard_optimizer_state_and_export(tmp_path: Path) -> None:
-    from test_train import SEQ, make_inputs, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, tiny_config
     from transformers import AutoModelForCausalLM
 
     from dapt.pretrain.data import validation_batches
@@ -56,7 +55,7 @@ def test_two_ranks_shard_optimizer_state_and_export(tmp_path: Path) -> None:
     assert single["world"] == 1 and single["optimizer_state_numel"] == [2 * single["n_params"]]  # exp_avg + exp_avg_sq
 
     script = tmp_path / "two_ranks.py"
-    script.write_text(SCRIPT.format(here=str(HERE)))
+    script.write_text(SCRIPT.format())
     args = {k: str(v) for k, v in inputs.items()} | {"out_dir": str(tmp_path / "two"), "token_target": target}
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env |= {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}

@@ -15,7 +15,7 @@ import torch
 @pytest.mark.slow
 @pytest.mark.parametrize(("stage", "offload_params"), [(1, False), (2, False), (3, True)])
 def test_offloaded_runs_learn_and_export(tmp_path: Path, stage: int, offload_params: bool) -> None:
-    from test_train import SEQ, make_inputs, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, tiny_config
     from transformers import AutoModelForCausalLM
 
     from dapt.pretrain.train import run_pretrain
