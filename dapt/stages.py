@@ -84,7 +84,7 @@ def _has_quality_model(cfg: DaptConfig) -> bool:
 def _quality(ctx: Context) -> dict[str, Any]:
     from dapt.pipeline.select.quality_model import train_quality_model
 
-    return train_quality_model(ctx.cfg.select, [], [], ctx.location("quality", "model.npz"))
+    return train_quality_model(ctx.cfg.select, [], [], ctx.location("quality", "model.npz"), beam_args=ctx.beam_args)
 
 
 def _select(ctx: Context) -> dict[str, Any]:

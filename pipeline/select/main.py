@@ -11,7 +11,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from dapt.errors import UserError
+from dapt.errors import StageFailed, UserError
 from dapt.pipeline.documents import sha256_of, shard_paths
 from dapt.pipeline.select.config import SelectConfig
 from dapt.pipeline.select.dedup import LineDedup, NearDedup
@@ -300,7 +300,8 @@ def run_select(
     if cfg.routing.enabled and stats["routed"]["status"] != "on":
         log.warning("domain routing %s", stats["routed"]["status"])
     if not stats["reconciled"]:
-        raise RuntimeError(f"select stats do not reconcile (a bug, not a user error): {stats['sources']}")
+        raise StageFailed(f"select counts do not reconcile (in != sum of fates) for {stats['sources']}; "
+                          "outputs are not trusted")
     (out_dir / WORK).rmtree()
     (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
     summary = {
