@@ -89,6 +89,17 @@ class InputFile:
     label: str
     size: int = -1
     updated: float = -1.0
+    # A byte range [start, end) of the file, for a large file read by several workers; end -1 = to the end.
+    start: int = 0
+    end: int = -1
+
+
+def split_ranges(found: InputFile, fmt: str, split_bytes: int) -> list[InputFile]:
+    """A large uncompressed JSONL file as byte ranges of ``split_bytes``; any other input whole."""
+    if fmt != "jsonl" or found.size <= split_bytes or found.path.lower().endswith(_COMPRESSION):
+        return [found]
+    return [dataclasses.replace(found, start=lo, end=min(lo + split_bytes, found.size))
+            for lo in range(0, found.size, split_bytes)]
 
 
 def _folder_size_and_time(folder: str) -> tuple[int, float]:
@@ -273,6 +284,27 @@ def _lines(fh, block: int = 1 << 16) -> Iterator[bytes]:
             pending.append(chunk[start:])
     if pending:
         yield b"".join(pending)
+
+
+def read_jsonl_range(
+    source: SourceConfig, path: str, label: str, max_dead_bytes: int, start: int, end: int
+) -> Iterator[Record]:
+    """The lines of an uncompressed JSONL file that start in [start, end): the line running across
+    ``start`` belongs to the range before. Records are known by byte offset (``<label>@<offset>``), since
+    the line number of a midway range is not known."""
+    base = posixpath.basename(path)
+    with open_raw(path) as fh:
+        if start > 0:
+            fh.seek(start - 1)
+            fh.readline()  # the rest of the line holding byte start - 1, which ends at or after start
+        pos = fh.tell()
+        while pos < end:
+            raw = fh.readline()
+            if not raw:
+                break
+            if raw.strip():
+                yield _parse_json_line(source, path, base, f"{label}@{pos}", pos, raw, max_dead_bytes)
+            pos += len(raw)
 
 
 def read_jsonl(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
@@ -477,6 +509,8 @@ def read_hf(source: SourceConfig, path: str, label: str, max_dead_bytes: int) ->
 READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "warc": read_warc, "hf": read_hf}
 
 
-def read_source_file(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
-    """Every record of one input of a source, with the reader its format calls for."""
-    return READERS[detect_format(source, path)](source, path, label, max_dead_bytes)
+def read_input(source: SourceConfig, found: InputFile, max_dead_bytes: int) -> Iterator[Record]:
+    """Every record of one input of a source (or of its byte range), with the reader its format calls for."""
+    if found.end >= 0:
+        return read_jsonl_range(source, found.path, found.label, max_dead_bytes, found.start, found.end)
+    return READERS[detect_format(source, found.path)](source, found.path, found.label, max_dead_bytes)

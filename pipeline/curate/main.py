@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
-from dapt.pipeline.curate.io import HUB_PREFIX, InputFile, detect_format, expand_paths, is_local
+from dapt.pipeline.curate.io import HUB_PREFIX, InputFile, detect_format, expand_paths, is_local, split_ranges
 from dapt.pipeline.storage import Location, use_pipeline_options
 from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
@@ -205,7 +205,10 @@ def run_curate(
 
     started = time.perf_counter()
     pipeline = beam.Pipeline(options=_pipeline_options(cfg, beam_args))
-    read = pipeline | "ReadSources" >> ReadSources(files, cfg.sources, cfg.dead_letter_max_bytes)
+    by_name = {s.name: s for s in cfg.sources}
+    # Large uncompressed JSONL files become byte ranges, so several workers read one file.
+    work = [r for f in files for r in split_ranges(f, detect_format(by_name[f.source], f.path), cfg.split_bytes)]
+    read = pipeline | "ReadSources" >> ReadSources(work, cfg.sources, cfg.dead_letter_max_bytes)
     cleaned = read.docs | "Clean" >> Clean(rules)
     if cfg.dedup:
         deduped = cleaned.kept | "ExactDedup" >> ExactDedup(str(out_dir / "_tmp" / "kept"))

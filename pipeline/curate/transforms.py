@@ -22,7 +22,7 @@ from apache_beam.pvalue import AsDict, TaggedOutput
 
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import InputFile, read_source_file
+from dapt.pipeline.curate.io import InputFile, read_input
 from dapt.pipeline.documents import Document
 
 COUNTER_NAMESPACE = "curate"
@@ -39,8 +39,7 @@ class ReadFile(beam.DoFn):
         self._max_dead_bytes = max_dead_bytes
 
     def process(self, element: InputFile) -> Iterable[Any]:
-        source = self._sources[element.source]
-        for kind, record in read_source_file(source, element.path, element.label, self._max_dead_bytes):
+        for kind, record in read_input(self._sources[element.source], element, self._max_dead_bytes):
             if kind == "doc":
                 yield record
             elif kind == "dropped":

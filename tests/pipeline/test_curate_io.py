@@ -1,6 +1,7 @@
 """Readers of every input format, and bad input: each record ends as a document, a drop or a dead letter."""
 
 import base64
+import dataclasses
 import gzip
 import io
 import os
@@ -16,7 +17,7 @@ from warcio.warcwriter import WARCWriter
 from dapt.errors import UserError
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import detect_format, expand_paths, read_source_file
+from dapt.pipeline.curate.io import InputFile, detect_format, expand_paths, read_input
 
 ARTICLE = (
     "The river rises in the hills to the north of the town and flows slowly through farmland before it "
@@ -32,7 +33,7 @@ PAGE = f"""<html><head><title>River walk</title></head><body>
 
 
 def _read(source, path):
-    return list(read_source_file(source, str(path), os.path.basename(path), max_dead_bytes=1000))
+    return list(read_input(source, InputFile(source.name, str(path), os.path.basename(path)), max_dead_bytes=1000))
 
 
 def _kinds(records):
@@ -189,3 +190,30 @@ def test_hf_save_to_disk_folder(tmp_path):
 def test_unknown_format_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="set format"):
         detect_format(SourceConfig(name="s"), str(tmp_path / "data.xlsx"))
+
+
+def test_a_large_jsonl_file_is_read_in_byte_ranges_each_line_exactly_once(tmp_path):
+    """Several workers share one big file: every line belongs to the range it starts in, whatever the cut."""
+    from dapt.pipeline.curate.io import split_ranges
+
+    path = tmp_path / "big.jsonl"
+    lines = [json.dumps({"id": i, "text": f"{ARTICLE} Part {i}." + " more" * (i % 7)}).encode() for i in range(60)]
+    lines.insert(10, b"not json")
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    source = _jsonl_source(path)
+    whole = InputFile("s", str(path), "big.jsonl", size=path.stat().st_size)
+    assert split_ranges(whole, "jsonl", whole.size) == [whole]  # small enough: one piece
+    assert len(split_ranges(dataclasses.replace(whole, path=str(path) + ".gz"), "jsonl", 100)) == 1  # gzip: whole
+    expected = [r for k, r in read_input(source, whole, 1000) if k == "doc"]
+    offsets = [0]
+    for line in lines[:-1]:
+        offsets.append(offsets[-1] + len(line) + 1)
+    for split in (97, 512, 1 << 20):  # cuts inside lines, on newlines' neighbours, and none
+        ranges = split_ranges(whole, "jsonl", split)
+        assert len(ranges) == -(-whole.size // split)
+        records = [rec for r in ranges for rec in read_input(source, r, 1000)]
+        docs = [r for k, r in records if k == "doc"]
+        if len(ranges) > 1:
+            assert [d.text for d in docs] == [d.text for d in expected] and len(docs) == 60
+            assert [d.origin for d in docs] == [f"big.jsonl@{o}" for i, o in enumerate(offsets) if i != 10]
+            assert [r["line"] for k, r in records if k == "malformed"] == [offsets[10]]

@@ -5,6 +5,7 @@ import base64
 import gzip
 import io
 import json
+import random
 import subprocess
 import sys
 
@@ -176,3 +177,22 @@ def test_a_job_that_reads_nothing_fails_instead_of_succeeding_empty(tmp_path):
     assert last.startswith("dapt: failed: curate could not read any input: all 1 records of 1 files are dead")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run" / "curated" / "_SUCCESS.json").exists()
+
+
+def test_a_file_read_in_byte_ranges_gives_the_same_documents(tmp_path):
+    """split_bytes spreads one large JSONL file over workers; what curate keeps does not depend on it."""
+    from dapt.pipeline.sample.text import clean_doc
+
+    rng = random.Random(5)
+    path = tmp_path / "one.jsonl"
+    rows = [{"id": i, "text": clean_doc("legal", rng)} for i in range(40)]
+    rows += [{"id": 40, "text": GOOD}, {"id": 41, "text": GOOD}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = {}
+    for split in (1024, 64 * 2**20):
+        cfg = CurateConfig(sources=[{"name": "x", "domain": "legal", "paths": [str(path)]}], split_bytes=split,
+                           direct_running_mode="in_memory")
+        summary = run_curate(cfg, tmp_path / f"out{split}")
+        assert summary["docs_in"] == 42 and summary["duplicates"] == 1
+        kept[split] = sorted(d.text for d in iter_documents(tmp_path / f"out{split}" / "docs"))
+    assert kept[1024] == kept[64 * 2**20] and len(kept[1024]) > 30
