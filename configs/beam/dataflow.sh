@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dapt's Beam stages on Google Cloud Dataflow: curate (and, with the same options, select and tokenize).
+# dapt's Beam stages on Google Cloud Dataflow: sample through tokenize, inputs and run directory in a bucket.
 #
 #   PROJECT=my-project BUCKET=gs://my-bucket configs/beam/dataflow.sh configs/finance.yaml
 #

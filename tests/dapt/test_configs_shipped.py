@@ -94,7 +94,7 @@ def test_study_reads_the_shared_corpus_relative_to_the_repository(shared_corpus)
 @pytest.mark.parametrize("script", BEAM_SCRIPTS, ids=lambda p: p.name)
 def test_beam_runner_example_is_valid_shell(script):
     text = script.read_text()
-    assert "dapt curate" in text
+    assert "dapt curate" in text or "dapt run" in text
     assert "--setup_file" in text or "--extra_package" in text
     bash = shutil.which("bash")
     if bash is None:
