@@ -169,7 +169,7 @@ def test_checkpoints_pruned_and_resume_on_other_rank_count_refused(tmp_path: Pat
 def test_a_checkpoint_of_another_config_is_refused_or_set_aside_never_resumed(tmp_path: Path) -> None:
     """Issue 18: a finished run re-run with another lr "resumed" its last checkpoint and exported the old
     weights under the new config; a new shape died in DeepSpeed's load with a traceback."""
-    from test_train import SEQ, make_inputs, read_metrics, tiny_config
+    from dapt.pretrain.tiny import SEQ, make_inputs, read_metrics, tiny_config
 
     from dapt.pretrain.config import ModelConfig
 
