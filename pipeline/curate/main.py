@@ -18,7 +18,6 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
 from dapt.pipeline.curate.io import HUB_PREFIX, InputFile, detect_format, expand_paths, is_local, split_ranges
-from dapt.pipeline.storage import Location, use_pipeline_options
 from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
     PII_NAMESPACE,
@@ -29,6 +28,8 @@ from dapt.pipeline.curate.transforms import (
     WriteOutputs,
     rejected_json,
 )
+from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +114,15 @@ def check_read_something(stats: dict[str, Any], n_files: int, dead_letters: str)
 
 def summary_table(stats: dict[str, Any]) -> str:
     """Per source: docs and words in, kept %, duplicates, malformed and the top drop reasons."""
-    rows = [("source", "domain", "docs in", "words in", "kept %", "dups", "malformed", "top drop reasons")]
+    rows = []
     for name, entry in [*stats["sources"].items(), ("TOTAL", {"domain": "", **stats["total"]})]:
         docs = entry["docs"]
         kept_pct = 100.0 * docs["kept"] / docs["in"] if docs["in"] else 0.0
         top = ", ".join(f"{r} {n}" for r, n in list(docs["dropped"].items())[:3])
-        rows.append((name, entry["domain"], str(docs["in"]), str(entry["words"]["in"]), f"{kept_pct:.1f}",
-                     str(docs["duplicates"]), str(docs["malformed"]), top))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows
-    )
+        rows.append([name, entry["domain"], docs["in"], entry["words"]["in"], f"{kept_pct:.1f}", docs["duplicates"],
+                     docs["malformed"], top])
+    head = ["source", "domain", "docs in", "words in", "kept %", "dups", "malformed", "top drop reasons"]
+    return format_table(head, rows, align="llrrrrr")
 
 
 TEMPORARIES = ("_tally", "_tmp")
