@@ -93,7 +93,10 @@ class Location:
         """A file, or a folder (locally) / a prefix with objects below it (object stores)."""
         if self.is_local:
             return os.path.exists(self.url)
-        return FileSystems.exists(self.url) or bool(self.files())
+        if FileSystems.exists(self.url):
+            return True
+        # One object below the prefix is enough; listing every object of a large folder is not needed.
+        return bool(FileSystems.match([FileSystems.join(self.url, "**")], limits=[1])[0].metadata_list)
 
     def size(self) -> int:
         """The file's size in bytes, from its filesystem's metadata."""
