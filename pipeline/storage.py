@@ -11,10 +11,11 @@ Object stores have no folders: a "folder" is a prefix, it exists when something 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -152,6 +153,11 @@ class Location:
         if self.is_file():
             FileSystems.delete([self.url])
 
+    def delete(self) -> None:
+        """Deletes this file or folder, whichever it is (nothing if absent)."""
+        self.rmtree()
+        self.unlink()
+
     # -- whole folders between here and a local disk ------------------------------------------------
     def download(self, to: Path) -> Path:
         """Copies this folder (or file) to a local path and returns it; a local location is used in place."""
@@ -173,6 +179,36 @@ class Location:
             return
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             self.joinpath(*path.relative_to(folder).parts).write_bytes(path.read_bytes())
+
+
+STAGING = ".staging"
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: Location, owned: Sequence[str]) -> Iterator[Location]:
+    """A fresh folder below ``out_dir`` for a job's outputs, which replace the ``owned`` files and folders of
+    ``out_dir`` only once the block has finished.
+
+    A job that fails (any exception in the block) leaves the previous outputs as they were; its own partial
+    outputs stay in ``out_dir/.staging`` for inspection until the next run clears them.
+    """
+    staging = out_dir / STAGING
+    staging.rmtree()
+    staging.mkdir()
+    yield staging
+    if staging.is_local:
+        made = sorted(os.listdir(staging.url))
+        for name in sorted(set(made) | set(owned)):
+            (out_dir / name).delete()
+        for name in made:  # one rename per top-level entry: a folder moves whole
+            os.replace(os.path.join(staging.url, name), os.path.join(out_dir.url, name))
+    else:  # object stores have no folders to move: object by object (a copy and a delete each)
+        found = staging.files()
+        for name in sorted({f.url[len(staging.url) + 1 :].split("/", 1)[0] for f in found} | set(owned)):
+            (out_dir / name).delete()
+        if found:
+            FileSystems.rename([f.url for f in found], [out_dir.url + f.url[len(staging.url) :] for f in found])
+    staging.rmtree()
 
 
 def local_copy(location: Location, prefix: str) -> Path:

@@ -28,7 +28,7 @@ from dapt.pipeline.curate.transforms import (
     WriteOutputs,
     rejected_json,
 )
-from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.pipeline.storage import Location, staged_outputs, use_pipeline_options
 from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,8 @@ def _input_digest(found: InputFile) -> str | None:
     return f"{size}:{digest.hexdigest()}"
 
 
+# What a run of curate owns in its folder: a rerun replaces all of it.
+CURATE_OUTPUTS = ("docs", "rejected", "dead_letter", "stats.json", "manifest.json")
 # Every output folder of the job; "rejected/*" only when write_rejected is on.
 OUTPUT_FOLDERS = ("docs", "dead_letter", "rejected/read", "rejected/rules", "rejected/dedup", "_tally")
 
@@ -192,14 +194,20 @@ def run_curate(
     """Runs the curate job into ``out_dir`` (docs/, rejected/, dead_letter/, stats.json, manifest.json), a
     local folder or a URL on any Beam filesystem (inputs may be URLs too)."""
     use_pipeline_options(beam_args)
-    out_dir = Location(out_dir)
+    final = Location(out_dir)
     files = _resolve_inputs(cfg)
-    # A rerun replaces this stage's outputs; stale shards from an earlier run must not mix in.
-    for sub in ("docs", "rejected", "dead_letter", *TEMPORARIES):
-        (out_dir / sub).rmtree()
-    for temp in _temp_folders(out_dir):
-        temp.rmtree()
-    out_dir.mkdir()
+    # The job writes into a fresh staging folder that replaces this stage's outputs only when it succeeded:
+    # stale shards of an earlier run never mix in, and a failed run leaves the previous outputs intact.
+    with staged_outputs(final, CURATE_OUTPUTS) as out_dir:
+        summary = _curate(cfg, files, out_dir, final, beam_args)
+    log.info("curate: %d of %d docs kept in %.1fs -> %s", summary["docs_kept"], summary["docs_in"],
+             summary["seconds"], final)
+    return summary
+
+
+def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final: Location,
+            beam_args: Sequence[str]) -> dict:
+    """The curate job, writing into ``out_dir`` (the staging folder of ``final``)."""
     rules = {s.name: cfg.rules_for(s) for s in cfg.sources}
 
     started = time.perf_counter()
@@ -261,7 +269,7 @@ def run_curate(
         "malformed": total["docs"]["malformed"],
         "words_kept": total["words"]["kept"],
         "seconds": stats["seconds"],
-        "docs_dir": str(out_dir / "docs"),
+        "docs_dir": str(final / "docs"),
     }
     manifest = {
         "stage": "curate",
@@ -273,7 +281,5 @@ def run_curate(
                            "words_kept": e["words"]["kept"]} for n, e in stats["sources"].items()},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    table = summary_table(stats)
-    print(table)
-    log.info("curate: %d of %d docs kept in %.1fs -> %s", summary["docs_kept"], summary["docs_in"], seconds, out_dir)
+    print(summary_table(stats))
     return summary

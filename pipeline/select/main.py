@@ -36,7 +36,7 @@ from dapt.pipeline.select.transforms import (
     word_count,
     write_json,
 )
-from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.pipeline.storage import Location, staged_outputs, use_pipeline_options
 from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # Order of the removal columns in stats and the summary table; `in` = the sum of all fates.
 FATES = (KEPT, LINES_REMOVED, BOILERPLATE_ONLY, CONTAMINATED, NEAR_DUPLICATE, NOT_SELECTED)
 INPUT = "in"
+SELECT_OUTPUTS = ("docs", "removed", "stats.json", "manifest.json")  # what a rerun replaces
 WORK = "_work"  # the job's collected results, read back by the driver, and deleted after
 TEMP = "tmp"  # below WORK: files being written, renamed into place when whole
 
@@ -284,17 +285,22 @@ def run_select(
     """Runs the select Beam job over ``docs_dir`` (curated shards) and writes ``out_dir`` (see README); both,
     the quality model and the benchmarks may be on any Beam filesystem (``beam_args`` reach it)."""
     use_pipeline_options(beam_args)
-    docs_dir, out_dir = Location(docs_dir), Location(out_dir)
+    docs_dir, final = Location(docs_dir), Location(out_dir)
     quality_model = None if quality_model is None else Location(quality_model)
     paths = _check_inputs(cfg, docs_dir, quality_model)
-    # A rerun must not mix old shards with new ones.
-    for stale in (out_dir / "docs", out_dir / "removed", out_dir / WORK):
-        stale.rmtree()
-    out_dir.mkdir()
+    # A fresh staging folder replaces this stage's outputs only when the job succeeded: old shards never
+    # mix with new ones, and a failed run leaves the previous outputs intact.
+    with staged_outputs(final, SELECT_OUTPUTS) as out_dir:
+        with beam.Pipeline(options=PipelineOptions(list(beam_args))) as p:
+            build_pipeline(p, cfg, paths, out_dir, quality_model)
+        summary, stats = _finish(cfg, docs_dir, paths, out_dir, final, quality_model)
+    print(format_summary(stats))
+    return summary
 
-    with beam.Pipeline(options=PipelineOptions(list(beam_args))) as p:
-        build_pipeline(p, cfg, paths, out_dir, quality_model)
 
+def _finish(cfg: SelectConfig, docs_dir: Location, paths: Sequence[Location], out_dir: Location, final: Location,
+            quality_model: Location | None) -> tuple[dict, dict[str, Any]]:
+    """Stats, summary and manifest of a finished job in ``out_dir`` (the staging folder of ``final``)."""
     stats = _assemble_stats(cfg, out_dir)
     stats["routed"]["status"] = _routing_status(cfg, quality_model)
     if cfg.routing.enabled and stats["routed"]["status"] != "on":
@@ -317,7 +323,7 @@ def run_select(
         "routed": stats["routed"]["docs"],
         "clusters": stats["clusters"]["count"],
         "reconciled": stats["reconciled"],
-        "docs_dir": str(out_dir / "docs"),
+        "docs_dir": str(final / "docs"),
     }
     manifest = {
         "stage": "select",
@@ -335,5 +341,4 @@ def run_select(
         "counts": summary,
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    print(format_summary(stats))
-    return summary
+    return summary, stats

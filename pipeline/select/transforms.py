@@ -301,15 +301,17 @@ def write_atomically(where: Location, data: bytes, temp_dir: Location) -> None:
 def write_shard(
     out_dir: str, source: str, shard: int, num_shards: int, lines: Iterable[tuple[str, str]], temp_dir: str
 ) -> dict:
-    """Writes one shard sorted by id, gzip with mtime 0: the same documents give the same bytes."""
+    """Writes one shard sorted by id, gzip with mtime 0: the same documents give the same bytes; returns its
+    source, path below ``out_dir`` and document count."""
     rows = sorted(lines)
-    path = Location(out_dir) / source / f"part-{shard:05d}-of-{num_shards:05d}.jsonl.gz"
+    name = f"{source}/part-{shard:05d}-of-{num_shards:05d}.jsonl.gz"
+    path = Location(out_dir) / name
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as fh:
         for _, line in rows:
             fh.write(line.encode("utf-8") + b"\n")
     write_atomically(path, buf.getvalue(), Location(temp_dir))
-    return {"source": source, "path": str(path), "docs": len(rows)}
+    return {"source": source, "path": name, "docs": len(rows)}  # below out_dir: the folder may move
 
 
 class WriteShards(beam.PTransform):

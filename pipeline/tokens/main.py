@@ -36,11 +36,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from dapt.errors import UserError
 from dapt.pipeline.documents import Document, iter_documents, shard_paths
 from dapt.pipeline.tokens.config import TokenizeConfig
-from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.pipeline.storage import Location, staged_outputs, use_pipeline_options
 from dapt.pipeline.tokens.shards import TokenFileWriter, concat_token_files, dtype_for_vocab
 
 log = logging.getLogger(__name__)
 
+TOKENIZE_OUTPUTS = ("train", "val", "val_text", "manifest.json")  # what a rerun replaces
 SUMMARIES = ".summaries"  # per-source summaries the pipeline hands back to run_tokenize
 PARTS = ".parts"  # one token file per (source, split, bucket) until they are joined
 TMP = ".tmp"  # files being written, before their rename
@@ -337,7 +338,7 @@ def run_tokenize(
     """Runs the tokenize job; writes token files and manifest.json under out_dir (any Beam filesystem);
     returns the manifest."""
     use_pipeline_options(beam_args)
-    docs_dir, tokenizer_dir, out_dir = Location(docs_dir), Location(tokenizer_dir), Location(out_dir)
+    docs_dir, tokenizer_dir, final = Location(docs_dir), Location(tokenizer_dir), Location(out_dir)
     try:
         shards = shard_paths(docs_dir)
     except FileNotFoundError as exc:
@@ -345,12 +346,18 @@ def run_tokenize(
     if not shards:
         raise UserError(f"no *.jsonl.gz document shards under {docs_dir}; run `dapt select` first")
     info = tokenizer_info(tokenizer_dir)
-    dtype = dtype_for_vocab(info["vocab_size"])
-    (out_dir / "manifest.json").unlink()  # written last: its presence means a complete run
-    for sub in ("train", "val", "val_text", SUMMARIES, PARTS, TMP):  # stale files from an earlier run must not leak into this one
-        (out_dir / sub).rmtree()
-    out_dir.mkdir()
+    # A fresh staging folder replaces this stage's outputs only when the job succeeded: stale token files
+    # never leak into this run, and a failed run leaves the previous outputs intact.
+    with staged_outputs(final, TOKENIZE_OUTPUTS) as out_dir:
+        manifest = _tokenize(cfg, shards, docs_dir, tokenizer_dir, info, out_dir, beam_args)
+    _print_table(manifest)
+    return manifest
 
+
+def _tokenize(cfg: TokenizeConfig, shards: list[Location], docs_dir: Location, tokenizer_dir: Location,
+              info: dict[str, Any], out_dir: Location, beam_args: Sequence[str]) -> dict[str, Any]:
+    """The tokenize job, writing into ``out_dir`` (the staging folder of the stage's folder)."""
+    dtype = dtype_for_vocab(info["vocab_size"])
     log.info("tokenize: %d shards from %s with %s (vocab %d, %s)", len(shards), docs_dir, tokenizer_dir, info["vocab_size"], dtype)
     options = PipelineOptions(list(beam_args))
     with beam.Pipeline(options=options) as p:
@@ -400,7 +407,6 @@ def run_tokenize(
         "docs": sum(s["train_docs"] + s["val_docs"] for s in sources.values()),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    _print_table(manifest)
     return manifest
 
 

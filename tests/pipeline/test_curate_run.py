@@ -196,3 +196,32 @@ def test_a_file_read_in_byte_ranges_gives_the_same_documents(tmp_path):
         assert summary["docs_in"] == 42 and summary["duplicates"] == 1
         kept[split] = sorted(d.text for d in iter_documents(tmp_path / f"out{split}" / "docs"))
     assert kept[1024] == kept[64 * 2**20] and len(kept[1024]) > 30
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_rerun_leaves_the_previous_outputs_intact_and_a_good_one_replaces_them(tmp_path):
+    """Outputs are replaced only by a job that finished: a rerun that fails keeps the last good documents,
+    stats and manifest byte for byte; a rerun that succeeds leaves nothing of the old outputs behind."""
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate([GOOD, OTHER, "short"])))
+    out = tmp_path / "out"
+    source = {"name": "x", "domain": "legal", "paths": [str(good)]}
+    run_curate(CurateConfig(sources=[source], direct_running_mode="in_memory"), out)
+    before = _files(out)
+    assert "stats.json" in before and any(name.startswith("rejected/") for name in before)
+
+    (tmp_path / "bad.jsonl.gz").write_bytes(b"this is not gzip")
+    broken = CurateConfig(sources=[{**source, "paths": [str(tmp_path / "bad.jsonl.gz")]}],
+                          direct_running_mode="in_memory")
+    with pytest.raises(StageFailed, match="could not read any input"):
+        run_curate(broken, out)
+    assert {k: v for k, v in _files(out).items() if not k.startswith(".staging/")} == before
+    assert (out / ".staging" / "dead_letter").is_dir()  # the failed attempt, left for inspection
+
+    run_curate(CurateConfig(sources=[source], write_rejected=False, direct_running_mode="in_memory"), out)
+    after = _files(out)
+    assert not any(name.startswith(("rejected/", ".staging/")) for name in after)  # nothing stale left
+    assert json.loads(after["stats.json"])["total"]["docs"]["kept"] == json.loads(before["stats.json"])["total"]["docs"]["kept"]

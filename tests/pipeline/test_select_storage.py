@@ -67,7 +67,6 @@ def _run(root: Location, beam_args: list[str]) -> tuple[dict, list[str], dict]:
     kept = {f.url[len(out.url):]: f.read_bytes() for f in (out / "docs").files()}
     assert kept and (out / "manifest.json").is_file()
     stats = json.loads((out / "stats.json").read_text())
-    stats["shards"] = [{**s, "path": s["path"][len(out.url):]} for s in stats["shards"]]
     removed = sorted(d.id for d in iter_documents(out / "removed"))
     summary.pop("docs_dir")
     loaded = QualityModel.load(model)

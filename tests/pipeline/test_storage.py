@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+import pytest
 
-
-from dapt.pipeline.storage import Location, local_copy
+from dapt.pipeline.storage import Location, local_copy, staged_outputs
 
 
 def _exercise(root: Location, scratch: Path) -> None:
@@ -34,13 +34,36 @@ def _exercise(root: Location, scratch: Path) -> None:
     assert run.files() == []
 
 
+def _replace_outputs(out: Location) -> None:
+    """A job that fails inside staged_outputs changes nothing; one that finishes replaces what the stage
+    owns (also what it no longer writes) and keeps what it does not own."""
+    (out / "docs" / "a" / "part-0.jsonl.gz").write_bytes(b"old")
+    (out / "rejected" / "part-0.jsonl.gz").write_bytes(b"old rejects")
+    (out / "stats.json").write_text("old")
+    (out / "_SUCCESS.json").write_text("marker")
+    before = {f.url: f.read_bytes() for f in out.files()}
+    with pytest.raises(RuntimeError, match="job failed"), staged_outputs(out, ["docs", "rejected", "stats.json"]) as st:
+        (st / "docs" / "a" / "part-0.jsonl.gz").write_bytes(b"half")
+        raise RuntimeError("job failed")
+    assert {f.url: f.read_bytes() for f in out.files() if "/.staging/" not in f.url} == before
+
+    with staged_outputs(out, ["docs", "rejected", "stats.json"]) as st:
+        assert st.files() == []  # the failed attempt is cleared first
+        (st / "docs" / "b" / "part-0.jsonl.gz").write_bytes(b"new")
+        (st / "stats.json").write_text("new")
+    got = {f.url[len(out.url) + 1:]: f.read_bytes() for f in out.files()}
+    assert got == {"docs/b/part-0.jsonl.gz": b"new", "stats.json": b"new", "_SUCCESS.json": b"marker"}
+
+
 def test_location_on_local_disk(tmp_path):
     _exercise(Location(tmp_path / "disk"), tmp_path)
+    _replace_outputs(Location(tmp_path / "stage"))
     assert Location("relative/x").url == str(Path("relative/x").resolve())
 
 
 def test_location_on_s3(s3_server, tmp_path):
     _exercise(Location(f"s3://{s3_server.bucket}/t"), tmp_path)
+    _replace_outputs(Location(f"s3://{s3_server.bucket}/stage"))
 
 
 def test_document_shards_are_the_same_bytes_on_any_filesystem(s3_server, tmp_path):
