@@ -1,7 +1,8 @@
 """Composite PTransforms and DoFns of the curate job; the rules themselves live in pipeline/rules/.
 
-Memory: nothing here groups whole documents. Exact dedup shuffles only (text hash, source, id) keys; the
-kept documents wait in temporary shards on disk and are streamed back once the losers are known.
+Memory: nothing here groups whole documents. Exact dedup shuffles only keys, and joins them (no side input
+that grows with the corpus); the kept documents wait in temporary files and are streamed back once each
+file's losers are known.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.textio import WriteToText
 from apache_beam.metrics import Metrics
 from apache_beam.options.value_provider import StaticValueProvider
-from apache_beam.pvalue import AsDict, TaggedOutput
+from apache_beam.pvalue import TaggedOutput
 
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
@@ -121,15 +122,59 @@ def doc_key(doc: Document) -> DocKey:
 def losers_of(element: tuple[str, Iterable[DocKey]]) -> Iterable[tuple[DocKey, DocKey]]:
     """Of the document keys sharing one text, every key but the lowest -> the lowest (the survivor)."""
     _, keys = element
-    ranked = sorted(keys)
+    ranked = sorted(tuple(k) for k in keys)
     for loser in ranked[1:]:
-        yield tuple(loser), tuple(ranked[0])
+        yield loser, ranked[0]
+
+
+class ParkDocuments(beam.DoFn):
+    """Writes documents to temporary JSONL files below ``prefix`` (a new one every ``per_file`` documents)
+    and emits (document key, file) for each.
+
+    A retried bundle writes new files; only the committed attempt's keys name a file, and the driver
+    deletes the folder after the job.
+    """
+
+    def __init__(self, prefix: str, per_file: int):
+        self._prefix, self._per_file = prefix, per_file
+        self._fh: Any = None
+
+    def start_bundle(self) -> None:
+        self._fh, self._count = None, 0
+
+    def process(self, doc: Document) -> Iterable[tuple[DocKey, str]]:
+        if self._fh is None or self._count == self._per_file:
+            self._close()
+            self._path = FileSystems.join(self._prefix, f"{uuid.uuid4().hex}.jsonl")
+            self._fh, self._count = FileSystems.create(self._path), 0
+        self._fh.write(doc.to_json().encode("utf-8") + b"\n")
+        self._count += 1
+        yield doc_key(doc), self._path
+
+    def finish_bundle(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def losers_by_file(element: tuple[DocKey, dict[str, Iterable[Any]]]) -> Iterable[tuple[str, tuple[DocKey, DocKey]]]:
+    """(file, (loser, survivor)) for a document key that lost, joined with the file it is parked in."""
+    key, joined = element
+    for survivor in joined["survivor"]:
+        for path in joined["file"]:
+            yield path, (key, tuple(survivor))
 
 
 class SplitDuplicates(beam.DoFn):
-    """Streams a temporary shard of kept documents; losers of the dedup go to 'duplicates'."""
+    """Streams one parked file with the losers among its documents: the others are unique, the losers go
+    to 'duplicates'."""
 
-    def process(self, path: str, losers: Mapping[DocKey, DocKey]) -> Iterable[Any]:
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterable[Any]:
+        path, joined = element
+        losers = {tuple(loser): survivor for loser, survivor in joined["losers"]}  # at most one file's worth
         with FileSystems.open(path) as fh:
             for line in fh:
                 doc = Document.from_dict(json.loads(line))
@@ -145,31 +190,34 @@ class SplitDuplicates(beam.DoFn):
 class ExactDedup(beam.PTransform):
     """Exact dedup across all sources: one survivor per distinct text, the lowest (source, id, origin).
 
-    Only keys are shuffled; the documents go through temporary shards under ``tmp_prefix``.
+    Only keys are shuffled, and only joins meet them: the documents wait in temporary files under
+    ``tmp_prefix``; the losers of each text are joined with the file their document waits in, and each file
+    is then streamed back with its own losers. No worker holds more than one file's losers (no broadcast
+    of every loser to every worker), and no document goes through a shuffle.
     """
 
-    def __init__(self, tmp_prefix: str):
+    def __init__(self, tmp_prefix: str, docs_per_file: int = 20_000):
         super().__init__()
-        self._tmp_prefix = tmp_prefix
+        self._tmp_prefix, self._docs_per_file = tmp_prefix, docs_per_file
 
     def expand(self, docs):
+        parked = docs | "Park" >> beam.ParDo(ParkDocuments(self._tmp_prefix, self._docs_per_file))
         losers = (
             docs
             | "KeyByText" >> beam.Map(lambda d: (text_key(d), doc_key(d)))
             | "GroupByText" >> beam.GroupByKey()
             | "Losers" >> beam.FlatMap(losers_of)
         )
-        shards = (
-            docs
-            | "ToJson" >> beam.Map(lambda d: d.to_json())
-            | "Park" >> WriteToText(self._tmp_prefix, file_name_suffix=".jsonl")
+        by_file = (
+            {"file": parked, "survivor": losers}
+            | "JoinLosersToFiles" >> beam.CoGroupByKey()
+            | "LosersByFile" >> beam.FlatMap(losers_by_file)
         )
+        files = parked | "Files" >> beam.Map(lambda kv: kv[1]) | "DistinctFiles" >> beam.Distinct()
         return (
-            shards
-            | "SpreadShards" >> beam.Reshuffle()
-            | "Split" >> beam.ParDo(SplitDuplicates(), losers=AsDict(losers)).with_outputs(
-                "duplicates", main="unique"
-            )
+            {"file": files | "KeyFiles" >> beam.Map(lambda f: (f, None)), "losers": by_file}
+            | "JoinFilesToLosers" >> beam.CoGroupByKey()
+            | "Split" >> beam.ParDo(SplitDuplicates()).with_outputs("duplicates", main="unique")
         )
 
 

@@ -128,7 +128,7 @@ def test_run_curate_mixed_inputs_and_sample_corpus(tmp_path, capsys):
     assert manifest["stage"] == "curate" and len(manifest["inputs"]) == len(SOURCE_DOMAIN) + 5
     printed = capsys.readouterr().out
     assert "TOTAL" in printed and "gopher/short_doc" in printed
-    assert not list(out.glob(".temp*")) and not (out / "_tmp").exists()
+    assert not list(out.glob(".temp*")) and not (out / ".staging").exists()
 
 
 def test_run_curate_user_errors(tmp_path):

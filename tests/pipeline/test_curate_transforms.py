@@ -74,3 +74,28 @@ def test_exact_dedup_keeps_lowest_source_and_id(tmp_path):
             equal_to([("web", "9", "dedup/exact", ("web", "2", "")), ("zzz", "1", "dedup/exact", ("web", "2", ""))]),
             label="duplicates",
         )
+
+
+def test_exact_dedup_is_a_join_over_many_parked_files_with_no_side_input(tmp_path):
+    """Losers reach the documents through joins, one parked file at a time: no ParDo takes a side input
+    (a broadcast that grows with the corpus), and the result is the same when every file holds 3 documents."""
+    texts = [GOOD, OTHER, GERMAN]
+    docs = [_doc(f"{i:02d}", texts[i % 3] + ("" if i < 9 else f" Unique {i}."), source="s") for i in range(14)]
+    p = BeamTestPipeline()
+    out = p | beam.Create(docs) | ExactDedup(str(tmp_path / "park"), docs_per_file=3)
+    assert_that(out.unique | beam.Map(lambda d: d.id), equal_to([f"{i:02d}" for i in (0, 1, 2, *range(9, 14))]),
+                label="unique")
+    assert_that(out.duplicates | beam.MapTuple(lambda d, r: (d.id, d.signals["duplicate_of"][1])),
+                equal_to([(f"{i:02d}", f"{i % 3:02d}") for i in range(3, 9)]), label="duplicates")
+    side_inputs = [t.unique_name for t in p.to_runner_api().components.transforms.values()
+                   if t.spec.urn == "beam:transform:pardo:v1" and _side_inputs(t)]
+    p.run().wait_until_finish()
+    assert side_inputs == []
+    assert len(list((tmp_path / "park").glob("*.jsonl"))) >= 5  # 14 documents, at most 3 per file
+
+
+def _side_inputs(transform) -> bool:
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+    return bool(payload.side_inputs)
