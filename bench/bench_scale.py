@@ -72,12 +72,12 @@ beam_args = sys.argv[6:]
 if stage == "shuffle":  # the runner's own cost: read the shards, shuffle every document once, count
     import hashlib
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.util import assert_that, equal_to
     from dapt.pipeline.documents import iter_documents, shard_paths
+    from dapt.pipeline.storage import pipeline_options
     shards = [s.url for s in shard_paths(docs)]
     n = sum(1 for _ in iter_documents(shards))
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+    with beam.Pipeline(options=pipeline_options(beam_args)) as p:
         counted = (p | beam.Create(shards) | beam.FlatMap(iter_documents)
                    | beam.Map(lambda d: (hashlib.sha1(d.origin.encode()).hexdigest()[:4], d.to_json()))
                    | beam.GroupByKey() | beam.Map(lambda kv: sum(1 for _ in kv[1])) | beam.CombineGlobally(sum))

@@ -24,9 +24,18 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 
+def pipeline_options(beam_args: Sequence[str], **local_defaults: object) -> PipelineOptions:
+    """The options of a stage's Beam job: the user's standard Beam flags, then ``local_defaults``
+    (``direct_num_workers=0`` ...) for those the user did not give; the user's flag always wins."""
+    args = list(beam_args)
+    given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+    args += [f"--{name}={value}" for name, value in local_defaults.items() if f"--{name}" not in given]
+    return PipelineOptions(args)
+
+
 def use_pipeline_options(beam_args: Sequence[str]) -> None:
     """Gives the launcher's filesystem calls the user's Beam options (S3 endpoint and keys, GCP project)."""
-    FileSystems.set_options(PipelineOptions(list(beam_args)))
+    FileSystems.set_options(pipeline_options(beam_args))
 
 
 class Location:

@@ -243,8 +243,9 @@ class CurateConfig(_Strict):
     write_rejected: bool = True
     # Dead letters keep at most this many raw bytes of the bad record (base64); the full size is noted.
     dead_letter_max_bytes: int = Field(1_000_000, ge=0)
-    # An uncompressed JSONL file larger than this is read as byte ranges of this size by several workers
-    # (each reads the lines that start inside its range); compressed files cannot be entered midway.
+    # A file larger than this is read as ranges of about this size by several workers: an uncompressed JSONL
+    # file as byte ranges (each reads the lines that start inside it), a WARC file as ranges of whole
+    # records; other compressed files cannot be entered midway.
     split_bytes: int = Field(64 * 2**20, ge=1024)
     # Local DirectRunner: "multi_processing" uses `direct_num_workers` processes (0 = every core);
     # tests use "in_memory". Ignored when beam_args name another --runner.

@@ -430,8 +430,42 @@ def read_text(source: SourceConfig, path: str, label: str, max_dead_bytes: int) 
 
 
 # ----------------------------------------------------------------------------------------------- WARC
-def read_warc(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
+def warc_record_ranges(found: InputFile, split_bytes: int) -> list[InputFile]:
+    """A WARC file larger than ``split_bytes`` as ranges of whole records of about that size, so several
+    workers extract its pages; one pass over the records (headers unparsed) finds where they start.
+
+    A gzip WARC is seekable only at gzip members, which crawlers write one per record; a file compressed as
+    one stream, or one that cannot be read through, stays whole (its reader dead-letters what is unreadable).
+    """
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    if found.size <= split_bytes:
+        return [found]
+    starts = [0]
+    try:
+        with open_raw(found.path) as fh:
+            records = ArchiveIterator(fh, no_record_parse=True)
+            for _ in records:
+                offset = records.get_record_offset()
+                if offset - starts[-1] >= split_bytes:
+                    starts.append(offset)
+            if found.path.lower().endswith(".gz"):
+                for start in starts[1:]:
+                    fh.seek(start)
+                    if fh.read(2) != b"\x1f\x8b":
+                        return [found]
+    except (ArchiveLoadFailed, EOFError, OSError, zlib.error, ValueError):
+        return [found]
+    ends = [*starts[1:], found.size]
+    return [dataclasses.replace(found, start=lo, end=hi) for lo, hi in zip(starts, ends)]
+
+
+def read_warc(
+    source: SourceConfig, path: str, label: str, max_dead_bytes: int, start: int = 0, end: int = -1
+) -> Iterator[Record]:
     """WARC / WET archives: HTML responses -> main text (trafilatura); WET conversions are text already.
+    With ``end`` >= 0, only the records starting in [start, end) (see :func:`warc_record_ranges`).
 
     Records that describe others (warcinfo, request, metadata, revisit) are not documents and are skipped;
     a response that is not HTML is dropped as ``warc/not_html`` so it is still counted.
@@ -439,9 +473,10 @@ def read_warc(source: SourceConfig, path: str, label: str, max_dead_bytes: int) 
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
-    offset = 0
+    offset = start
     try:
         with open_raw(path) as fh:
+            fh.seek(start)
             records = ArchiveIterator(fh)
             for record in records:
                 kind = record.rec_type
@@ -450,6 +485,8 @@ def read_warc(source: SourceConfig, path: str, label: str, max_dead_bytes: int) 
                 # Read the payload before asking for the offset: get_record_offset() drains the record.
                 payload = record.content_stream().read()
                 offset = records.get_record_offset()
+                if 0 <= end <= offset:
+                    break  # the next range's first record
                 if getattr(record.raw_stream, "limit", 0) > 0:
                     # Fewer bytes than the record's Content-Length: the file was cut inside this record.
                     raise EOFError(f"record ends {record.raw_stream.limit} bytes short of its Content-Length")
@@ -511,6 +548,8 @@ READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "war
 
 def read_input(source: SourceConfig, found: InputFile, max_dead_bytes: int) -> Iterator[Record]:
     """Every record of one input of a source (or of its byte range), with the reader its format calls for."""
+    fmt = detect_format(source, found.path)
     if found.end >= 0:
-        return read_jsonl_range(source, found.path, found.label, max_dead_bytes, found.start, found.end)
-    return READERS[detect_format(source, found.path)](source, found.path, found.label, max_dead_bytes)
+        ranged = read_warc if fmt == "warc" else read_jsonl_range
+        return ranged(source, found.path, found.label, max_dead_bytes, found.start, found.end)
+    return READERS[fmt](source, found.path, found.label, max_dead_bytes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -13,7 +12,6 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
@@ -28,24 +26,14 @@ from dapt.pipeline.curate.transforms import (
     WriteOutputs,
     rejected_json,
 )
-from dapt.pipeline.storage import Location, staged_outputs, use_pipeline_options
+from dapt.pipeline.results import HandBack, handed_back
+from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
 from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("kept", "dropped", "duplicates", "malformed")
 MEASURES = ("docs", "chars", "words")
-
-
-def _pipeline_options(cfg: CurateConfig, beam_args: Sequence[str]) -> PipelineOptions:
-    """Standard Beam options from the user; local DirectRunner parallelism from the config unless given."""
-    args = list(beam_args)
-    given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
-    if "--direct_running_mode" not in given:
-        args.append(f"--direct_running_mode={cfg.direct_running_mode}")
-    if "--direct_num_workers" not in given:
-        args.append(f"--direct_num_workers={cfg.direct_num_workers}")
-    return PipelineOptions(args)
 
 
 def _resolve_inputs(cfg: CurateConfig) -> list[InputFile]:
@@ -149,11 +137,6 @@ def _remove_temporaries(out_dir: Location) -> None:
         (out_dir / sub).rmtree()
 
 
-def _gzip_lines(part: Location) -> list[str]:
-    with part.open_read() as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
-        return fh.readlines()
-
-
 def _counters(result: Any, namespace: str) -> dict[str, int]:
     """Committed Beam counters of one namespace (runners without metrics support give {})."""
     try:
@@ -185,7 +168,7 @@ def _input_digest(found: InputFile) -> str | None:
 # What a run of curate owns in its folder: a rerun replaces all of it.
 CURATE_OUTPUTS = ("docs", "rejected", "dead_letter", "stats.json", "manifest.json")
 # Every output folder of the job; "rejected/*" only when write_rejected is on.
-OUTPUT_FOLDERS = ("docs", "dead_letter", "rejected/read", "rejected/rules", "rejected/dedup", "_tally")
+OUTPUT_FOLDERS = ("docs", "dead_letter", "rejected/read", "rejected/rules", "rejected/dedup")
 
 
 def run_curate(
@@ -211,11 +194,14 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
     rules = {s.name: cfg.rules_for(s) for s in cfg.sources}
 
     started = time.perf_counter()
-    pipeline = beam.Pipeline(options=_pipeline_options(cfg, beam_args))
+    # Local DirectRunner parallelism from the config unless the user's flags say otherwise.
+    options = pipeline_options(beam_args, direct_running_mode=cfg.direct_running_mode,
+                               direct_num_workers=cfg.direct_num_workers)
+    pipeline = beam.Pipeline(options=options)
     by_name = {s.name: s for s in cfg.sources}
     # Large uncompressed JSONL files become byte ranges, so several workers read one file.
     work = [r for f in files for r in split_ranges(f, detect_format(by_name[f.source], f.path), cfg.split_bytes)]
-    read = pipeline | "ReadSources" >> ReadSources(work, cfg.sources, cfg.dead_letter_max_bytes)
+    read = pipeline | "ReadSources" >> ReadSources(work, cfg.sources, cfg.dead_letter_max_bytes, cfg.split_bytes)
     cleaned = read.docs | "Clean" >> Clean(rules)
     if cfg.dedup:
         deduped = cleaned.kept | "ExactDedup" >> ExactDedup(str(out_dir / "_tmp" / "kept"))
@@ -235,11 +221,12 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
         for label, pcoll in (("read", read.dropped), ("rules", cleaned.dropped), ("dedup", duplicates)):
             writes[f"rejected/{label}"] = pcoll | f"Rejected{label.title()}Json" >> beam.Map(
                 lambda e, label=label: (f"rejected/{label}", rejected_json(e)))
-    writes["_tally"] = (
+    _ = (
         {"kept": kept, "read_dropped": read.dropped, "rule_dropped": cleaned.dropped, "duplicates": duplicates,
          "malformed": read.malformed}
         | "Tally" >> Tally()
-        | "TallyJson" >> beam.MapTuple(lambda key, value: ("_tally", json.dumps([*key, *value])))
+        | "TallyRows" >> beam.MapTuple(lambda key, value: [*key, *value])
+        | "HandBackTally" >> HandBack(out_dir / "_tally")
     )
     folders = [f"docs/{s.name}" for s in cfg.sources] + [name for name in writes if name != "docs"]
     for folder in folders:
@@ -250,7 +237,7 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
     result.wait_until_finish()
     seconds = time.perf_counter() - started
 
-    rows = [json.loads(line) for part in (out_dir / "_tally").files("part*") for line in _gzip_lines(part)]
+    rows = handed_back(out_dir / "_tally")
     _remove_temporaries(out_dir)
     stats = build_stats(rows, cfg)
     check_read_something(stats, len(files), str(out_dir / "dead_letter"))

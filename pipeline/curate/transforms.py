@@ -23,7 +23,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import InputFile, read_input
+from dapt.pipeline.curate.io import InputFile, detect_format, read_input, warc_record_ranges
 from dapt.pipeline.documents import Document
 
 COUNTER_NAMESPACE = "curate"
@@ -51,12 +51,32 @@ class ReadFile(beam.DoFn):
                 yield TaggedOutput("malformed", record)
 
 
-class ReadSources(beam.PTransform):
-    """Every input of every source -> documents ('docs'), read-time drops ('dropped'), dead letters ('malformed')."""
+class SplitArchives(beam.DoFn):
+    """A large WARC file -> ranges of whole records (found by a pass on a worker); other inputs unchanged."""
 
-    def __init__(self, files: Sequence[InputFile], sources: Sequence[SourceConfig], max_dead_bytes: int):
+    def __init__(self, sources: Sequence[SourceConfig], split_bytes: int) -> None:
+        self._sources = {s.name: s for s in sources}
+        self._split_bytes = split_bytes
+
+    def process(self, element: InputFile) -> Iterable[InputFile]:
+        if element.end < 0 and detect_format(self._sources[element.source], element.path) == "warc":
+            yield from warc_record_ranges(element, self._split_bytes)
+        else:
+            yield element
+
+
+class ReadSources(beam.PTransform):
+    """Every input of every source -> documents ('docs'), read-time drops ('dropped'), dead letters ('malformed').
+
+    Large files are read by several workers: JSONL as byte ranges (planned by the launcher from file
+    sizes), WARC as ranges of whole records (planned on a worker, which must read the file once for them).
+    """
+
+    def __init__(self, files: Sequence[InputFile], sources: Sequence[SourceConfig], max_dead_bytes: int,
+                 split_bytes: int):
         super().__init__()
         self._files, self._sources, self._max_dead_bytes = list(files), list(sources), max_dead_bytes
+        self._split_bytes = split_bytes
 
     def expand(self, pbegin):
         return (
@@ -64,6 +84,8 @@ class ReadSources(beam.PTransform):
             | "Files" >> beam.Create(self._files)
             # Spread files over workers: without it the whole read would be one bundle on one worker.
             | "SpreadFiles" >> beam.Reshuffle()
+            | "SplitArchives" >> beam.ParDo(SplitArchives(self._sources, self._split_bytes))
+            | "SpreadRanges" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(ReadFile(self._sources, self._max_dead_bytes)).with_outputs(
                 "dropped", "malformed", main="docs"
             )

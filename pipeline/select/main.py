@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.documents import sha256_of, shard_paths
+from dapt.pipeline.results import HandBack, handed_back
 from dapt.pipeline.select.config import SelectConfig
 from dapt.pipeline.select.dedup import LineDedup, NearDedup
 from dapt.pipeline.select.transforms import (
@@ -34,9 +34,8 @@ from dapt.pipeline.select.transforms import (
     _sum_pairs,
     build_benchmark_index,
     word_count,
-    write_json,
 )
-from dapt.pipeline.storage import Location, staged_outputs, use_pipeline_options
+from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
 from dapt.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -149,16 +148,12 @@ def build_pipeline(
     for name in ("frequent_lines", "benchmark_hits", "cluster_sizes", "moved"):  # stages that may be off
         collected.setdefault(name, empty)
     for name, pcoll in collected.items():
-        (
-            pcoll
-            | f"Collect_{name}" >> beam.combiners.ToList()
-            | f"Save_{name}" >> beam.Map(lambda items, n=name: write_json(str(work / f"{n}.json"), items, str(temp)))
-        )
+        pcoll | f"HandBack_{name}" >> HandBack(work / name)
     return fates
 
 
 def _read_work(out_dir: Location, name: str) -> list:
-    return json.loads((out_dir / WORK / f"{name}.json").read_text())
+    return handed_back(out_dir / WORK / name)
 
 
 def _by_source_domain(rows: list) -> dict[str, dict[str, dict[str, int]]]:
@@ -291,7 +286,7 @@ def run_select(
     # A fresh staging folder replaces this stage's outputs only when the job succeeded: old shards never
     # mix with new ones, and a failed run leaves the previous outputs intact.
     with staged_outputs(final, SELECT_OUTPUTS) as out_dir:
-        with beam.Pipeline(options=PipelineOptions(list(beam_args))) as p:
+        with beam.Pipeline(options=pipeline_options(beam_args)) as p:
             build_pipeline(p, cfg, paths, out_dir, quality_model)
         summary, stats = _finish(cfg, docs_dir, paths, out_dir, final, quality_model)
     print(format_summary(stats))

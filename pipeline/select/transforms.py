@@ -366,10 +366,3 @@ def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
         docs += d
         words += w
     return docs, words
-
-
-def write_json(path: str, items: list[Any], temp_dir: str) -> str:
-    """Writes a list (collected in the pipeline) as sorted JSON so the driver can read the job's results."""
-    data = json.dumps(sorted(items, key=json.dumps), indent=1).encode("utf-8")
-    write_atomically(Location(path), data, Location(temp_dir))
-    return path

@@ -31,12 +31,12 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from dapt.errors import UserError
 from dapt.pipeline.documents import Document, iter_documents, shard_paths
 from dapt.pipeline.tokens.config import TokenizeConfig
-from dapt.pipeline.storage import Location, staged_outputs, use_pipeline_options
+from dapt.pipeline.results import HandBack, handed_back
+from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
 from dapt.pipeline.tokens.shards import TokenFileWriter, concat_token_files, dtype_for_vocab
 
 log = logging.getLogger(__name__)
@@ -359,20 +359,16 @@ def _tokenize(cfg: TokenizeConfig, shards: list[Location], docs_dir: Location, t
     """The tokenize job, writing into ``out_dir`` (the staging folder of the stage's folder)."""
     dtype = dtype_for_vocab(info["vocab_size"])
     log.info("tokenize: %d shards from %s with %s (vocab %d, %s)", len(shards), docs_dir, tokenizer_dir, info["vocab_size"], dtype)
-    options = PipelineOptions(list(beam_args))
+    options = pipeline_options(beam_args)
     with beam.Pipeline(options=options) as p:
         _ = (
             p
             | "Shards" >> beam.Create([s.url for s in shards])
             | "Read" >> beam.FlatMap(iter_documents)
             | "Tokenize" >> Tokenize(cfg, info["path"], out_dir.url, dtype.str, info["eos_id"])
-            | "ToJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
-            | "WriteSummaries" >> beam.io.WriteToText((out_dir / SUMMARIES / "sources").url, file_name_suffix=".jsonl")
+            | "HandBack" >> HandBack(out_dir / SUMMARIES)
         )
-    summaries = sorted(
-        (json.loads(line) for f in (out_dir / SUMMARIES).files() for line in f.read_text().splitlines() if line.strip()),
-        key=lambda s: (s["name"], s["source"]),
-    )
+    summaries = sorted(handed_back(out_dir / SUMMARIES), key=lambda s: (s["name"], s["source"]))
     for sub in (SUMMARIES, PARTS, TMP):
         (out_dir / sub).rmtree()
 

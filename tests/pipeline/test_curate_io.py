@@ -217,3 +217,53 @@ def test_a_large_jsonl_file_is_read_in_byte_ranges_each_line_exactly_once(tmp_pa
             assert [d.text for d in docs] == [d.text for d in expected] and len(docs) == 60
             assert [d.origin for d in docs] == [f"big.jsonl@{o}" for i, o in enumerate(offsets) if i != 10]
             assert [r["line"] for k, r in records if k == "malformed"] == [offsets[10]]
+
+
+def _many_page_warc(path, n, gzip_records=True):
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=gzip_records)
+        writer.write_record(writer.create_warc_record("http://a.test/", "warcinfo", payload=io.BytesIO(b"software: t")))
+        for i in range(n):
+            body = PAGE.replace("The river walk", f"The river walk, part {i}").encode()
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"http://a.test/{i}", "response", payload=io.BytesIO(body),
+                                                          length=len(body), http_headers=headers))
+
+
+def _records(source, found):
+    return [(kind, r.origin if kind == "doc" else r) for kind, r in read_input(source, found, max_dead_bytes=1000)]
+
+
+@pytest.mark.parametrize("name, gzip_records", [("crawl.warc.gz", True), ("crawl.warc", False)])
+def test_a_large_warc_is_read_in_ranges_of_whole_records_each_record_exactly_once(tmp_path, name, gzip_records):
+    """Several workers share one big WARC: ranges start at records, and together they give every record of
+    the file once, with the same origins as one reader of the whole file."""
+    from dapt.pipeline.curate.io import warc_record_ranges
+
+    path = tmp_path / name
+    _many_page_warc(path, 24, gzip_records)
+    source = _jsonl_source(path)
+    whole = InputFile("s", str(path), name, size=path.stat().st_size)
+    ranges = warc_record_ranges(whole, split_bytes=whole.size // 5)
+    assert 4 <= len(ranges) <= 6
+    assert ranges[0].start == 0 and ranges[-1].end == whole.size
+    assert all(a.end == b.start for a, b in zip(ranges, ranges[1:]))
+    expected = _records(source, whole)
+    assert len(expected) == 24 and all(kind == "doc" for kind, _ in expected)
+    assert [r for part in ranges for r in _records(source, part)] == expected
+    assert warc_record_ranges(whole, split_bytes=whole.size) == [whole]
+
+
+def test_a_warc_gzipped_as_one_stream_is_not_split(tmp_path):
+    """Offsets inside one gzip stream are not places a reader can start: such a file stays whole, and its
+    reader dead-letters it with warcio's word on how to fix it (`warcio recompress`)."""
+    from dapt.pipeline.curate.io import warc_record_ranges
+
+    plain = tmp_path / "crawl.warc"
+    _many_page_warc(plain, 24, gzip_records=False)
+    path = tmp_path / "crawl.warc.gz"
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    whole = InputFile("s", str(path), path.name, size=path.stat().st_size)
+    assert warc_record_ranges(whole, split_bytes=1024) == [whole]
+    [(kind, letter)] = _records(_jsonl_source(path), whole)
+    assert kind == "malformed" and "warcio recompress" in letter["error"]

@@ -146,13 +146,14 @@ def test_run_curate_user_errors(tmp_path):
 def test_beam_args_pass_through_and_local_defaults():
     from apache_beam.options.pipeline_options import DirectOptions, SetupOptions, StandardOptions
 
-    from dapt.pipeline.curate.main import _pipeline_options
+    from dapt.pipeline.storage import pipeline_options
 
-    local = _pipeline_options(CurateConfig(), [])
+    defaults = {"direct_running_mode": "multi_processing", "direct_num_workers": 0}
+    local = pipeline_options([], **defaults)
     assert local.view_as(DirectOptions).direct_running_mode == "multi_processing"
     assert local.view_as(DirectOptions).direct_num_workers == 0  # every core
-    cluster = _pipeline_options(CurateConfig(), ["--runner=FlinkRunner", "--setup_file=./setup.py",
-                                                 "--direct_num_workers=4"])
+    cluster = pipeline_options(["--runner=FlinkRunner", "--setup_file=./setup.py", "--direct_num_workers=4"],
+                               **defaults)
     assert cluster.view_as(StandardOptions).runner == "FlinkRunner"
     assert cluster.view_as(SetupOptions).setup_file == "./setup.py"
     assert cluster.view_as(DirectOptions).direct_num_workers == 4  # the user's flag wins

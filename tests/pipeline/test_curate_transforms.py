@@ -38,7 +38,7 @@ def test_read_sources_sends_bad_records_to_dead_letter(tmp_path):
         fh.write(b"\n")  # blank lines are not records
     source = SourceConfig(name="web", paths=[str(path)], text_field="body")
     with BeamTestPipeline() as p:
-        out = p | ReadSources(expand_paths(source), [source], max_dead_bytes=1000)
+        out = p | ReadSources(expand_paths(source), [source], max_dead_bytes=1000, split_bytes=2**20)
         assert_that(out.docs | beam.Map(lambda d: (d.id, d.source, d.text == GOOD)),
                     equal_to([("ok", "web", True)]), label="docs")
         assert_that(
@@ -48,6 +48,28 @@ def test_read_sources_sends_bad_records_to_dead_letter(tmp_path):
                       (5, "text field 'body' is a int, not a string", True)]),
             label="malformed",
         )
+
+
+def test_read_sources_splits_a_large_warc_over_workers_and_reads_each_record_once(tmp_path):
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    path = tmp_path / "crawl.warc.gz"
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for i in range(12):
+            body = f"<html><body><article><p>{GOOD} Page {i}.</p></article></body></html>".encode()
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"http://t.test/{i}", "response", length=len(body),
+                                                          payload=io.BytesIO(body), http_headers=headers))
+    source = SourceConfig(name="web", paths=[str(path)])
+    expected = [f"http://t.test/{i}" for i in range(12)]
+    for split_bytes in (1024, 2**20):  # 1 KiB: a range every record or two; 1 MiB: the whole file
+        with BeamTestPipeline() as p:
+            out = p | ReadSources(expand_paths(source), [source], max_dead_bytes=1000, split_bytes=split_bytes)
+            assert_that(out.docs | beam.Map(lambda d: d.signals["url"]), equal_to(expected))
 
 
 def test_clean_tags_each_doc_with_first_failing_rule():
