@@ -18,11 +18,28 @@ class NearDedupConfig(BaseModel):
     rows: int = Field(8, ge=1, description="hashes per band (FineWeb: 8)")
     seed: int = Field(1, description="seed of the hash coefficients; fixed so runs are reproducible")
     verify_min_jaccard: float = Field(
-        0.7,
+        0.5,
         ge=0.0,
         le=1.0,
-        description="drop LSH candidate pairs whose signature-estimated Jaccard is below this (0 = keep every "
-        "candidate, as datatrove); removes the chance collisions of dissimilar pages before clustering",
+        description="a cluster member is removed only if the exact Jaccard of its word n-gram set to the kept "
+        "document's is at least this (0 = remove every member, as datatrove); chance LSH collisions and long "
+        "chains of edits stay",
+    )
+    template_domains: list[str] = Field(
+        default_factory=lambda: ["legal", "medical", "financial"],
+        description="domains whose signatures leave out the shingles held by more than template_max_docs "
+        "documents of the source (a page template), so pages sharing a template are compared on their content; "
+        "general sources get line dedup of the text itself before near-dedup",
+    )
+    template_max_docs: int = Field(
+        50, ge=1, description="a shingle in more than this many documents of a source is template, not content"
+    )
+    template_min_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="a page with less than this fraction of its shingles left once the template is out keeps "
+        "them all (a stub, or one of many copies), so its copies are still found",
     )
     # Kiveris et al. 2014's large-star/small-star; 20 rounds joined a simulated 100,000-node chain in path
     # order (17 needed), far longer than near-duplicate clusters get.
