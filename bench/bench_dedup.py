@@ -95,10 +95,19 @@ def plant(records: list[dict], n_dups: int, seed: int, rates=EDIT_RATES) -> tupl
 
 
 def write_jsonl(path: Path, docs: list[dict]) -> None:
+    """Peers' input: plain JSON Lines (id, text, source, domain)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         for d in docs:
             fh.write(json.dumps({k: d[k] for k in ("id", "text", "source", "domain")}) + "\n")
+
+
+def write_shard(path: Path, docs: list[dict]) -> None:
+    """dapt's input: the same documents as a curated shard (gzip JSON Lines of Document records)."""
+    from dapt.pipeline.documents import Document, write_documents
+
+    write_documents(path, (Document(id=d["id"], text=d["text"], source=d["source"], domain=d["domain"],
+                                    origin=f"{path.name}:{i}") for i, d in enumerate(docs)))
 
 
 # ---- systems (each a subprocess) --------------------------------------------------------------------------
@@ -107,26 +116,19 @@ def run_dapt_worker(input_path: str, output: str, config: str) -> int:
     """Runs in a subprocess: NearDedup on the JSONL -> removed {id: kept id} plus clusters for the trade-off."""
     import apache_beam as beam
 
-    from dapt.pipeline.documents import Document
     from dapt.pipeline.select.config import NearDedupConfig
     from dapt.pipeline.select.dedup import NearDedup
-    from dapt.pipeline.select.transforms import CLUSTER_SIZE, DUPLICATE_OF, KEPT, NEAR_DUPLICATE, NOT_DUPLICATE_OF
+    from dapt.pipeline.select.transforms import DUPLICATE_OF, KEPT, NEAR_DUPLICATE, NOT_DUPLICATE_OF, ReadDocuments
 
     cfg = NearDedupConfig(**json.loads(config))
     out = Path(output)
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
 
-    def parse(line_no_line):
-        n, line = line_no_line
-        obj = json.loads(line)
-        return Document(id=obj["id"], text=obj["text"], source=obj["source"], domain=obj["domain"], origin=f"in:{n}")
-
     def dump(rows, name):
         (out.parent / f"{out.stem}.{name}.json").write_text(json.dumps(sorted(rows)))
 
     with beam.Pipeline() as p:
-        lines = open(input_path, encoding="utf-8").read().splitlines()
-        docs = p | beam.Create(list(enumerate(lines))) | "Parse" >> beam.Map(parse)
+        docs = p | ReadDocuments([input_path])  # the stage's own reader of curated shards
         dedup = docs | NearDedup(cfg)
         (dedup[NEAR_DUPLICATE] | "Removed" >> beam.Map(lambda d: (d.id, d.signals[DUPLICATE_OF]["id"]))
          | "RemovedList" >> beam.combiners.ToList() | "WriteRemoved" >> beam.Map(dump, "removed"))
@@ -134,7 +136,6 @@ def run_dapt_worker(input_path: str, output: str, config: str) -> int:
          | "RejectedPair" >> beam.Map(lambda d: (d.id, d.signals[NOT_DUPLICATE_OF]["id"]))
          | "RejectedList" >> beam.combiners.ToList() | "WriteRejected" >> beam.Map(dump, "rejected"))
         _ = dedup[KEPT] | "KeptCount" >> beam.combiners.Count.Globally()  # the kept set is materialised too
-        _ = CLUSTER_SIZE
     cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
     removed = dict(json.loads((out.parent / f"{out.stem}.removed.json").read_text()))
     rejected = dict(json.loads((out.parent / f"{out.stem}.rejected.json").read_text()))
@@ -154,8 +155,13 @@ def run_system(name: str, cmd: list[str], out: Path, timeout: int = 1800) -> dic
     return result
 
 
+def shard_path(jsonl: Path) -> Path:
+    """Where dapt's copy of a JSONL input lives: outside the folder datatrove reads whole."""
+    return jsonl.parent.parent / "shards" / f"{jsonl.stem}.jsonl.gz"
+
+
 def dapt_cmd(input_path: Path, out: Path, cfg: dict) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--worker-dapt", str(input_path), str(out), json.dumps(cfg)]
+    return [sys.executable, str(Path(__file__).resolve()), "--worker-dapt", str(shard_path(input_path)), str(out), json.dumps(cfg)]
 
 
 # ---- scoring ----------------------------------------------------------------------------------------------
@@ -226,9 +232,10 @@ def medquad(work: Path, seed: int) -> dict:
     for label, cfg, data in (("before (no template sketch)", {"template_domains": []}, base),
                              ("after (template sketch)", {}, base),
                              ("after, with planted copies", {}, docs)):
-        path = work / f"medquad_{len(data)}.jsonl"
+        path = work / "medquad" / f"medquad_{len(data)}.jsonl"
         if not path.exists():
             write_jsonl(path, data)
+            write_shard(shard_path(path), data)
         res_path = work / f"medquad_{len(out)}.json"
         r = run_system("dapt", dapt_cmd(path, res_path, cfg), res_path)
         removed = r["removed"]
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_dedup_"))
     input_path = work / "jsonl" / "input.jsonl"
     write_jsonl(input_path, docs)
+    write_shard(shard_path(input_path), docs)
 
     # dapt: the shipped defaults (speed, precision) and, verify off, each banding (the trade-off, applied after).
     bandings = sorted({(defaults.bands, defaults.rows), (14, 8), (22, 5)})

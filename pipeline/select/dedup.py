@@ -121,7 +121,7 @@ class _SketchFn(beam.CombineFn):
 
 
 class _BandKeysFn(beam.DoFn):
-    """Document -> one ((band, band hash), (node, score)) per LSH band.
+    """(source, domain, vertex, shingles) -> one ((band, band hash), vertex) per LSH band.
 
     Documents of a template domain are hashed on their content shingles (``content_shingles``), read from
     their source's sketch (a side input of fixed size per source).
@@ -135,15 +135,14 @@ class _BandKeysFn(beam.DoFn):
     def setup(self):
         self.coeffs = self.hasher.coefficients()
 
-    def process(self, doc: Document, sketches: dict[str, ShingleSketch]):
+    def process(self, hashed: tuple[str, str, tuple[NodeId, float], np.ndarray], sketches: dict[str, ShingleSketch]):
         cfg = self.cfg
-        grams = shingles(doc.text, cfg.ngram)
-        sketch = sketches.get(doc.source) if doc.domain in cfg.template_domains else None
+        source, domain, vertex, grams = hashed
+        sketch = sketches.get(source) if domain in cfg.template_domains else None
         if sketch is not None:
             grams = content_shingles(grams, sketch.docs_with(grams), cfg.template_max_docs, cfg.template_min_fraction)
-        member = (node_of(doc), quality_of(doc))
         for key in self.hasher.band_keys(signature_of(grams, *self.coeffs)):
-            yield key, member
+            yield key, vertex
 
 
 def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float]]]):
@@ -205,14 +204,18 @@ class NearDedup(beam.PTransform):
     def expand(self, docs):
         cfg = self.cfg
         domains = set(cfg.template_domains)
+        # Shingles once per document: the sketch and the signatures both read them.
+        hashed = docs | "Shingles" >> beam.Map(
+            lambda d: (d.source, d.domain, (node_of(d), quality_of(d)), shingles(d.text, cfg.ngram))
+        )
         sketches = (
-            docs
-            | "TemplateDomains" >> beam.Filter(lambda d: d.domain in domains)
-            | "Shingles" >> beam.Map(lambda d: (d.source, shingles(d.text, cfg.ngram)))
+            hashed
+            | "TemplateDomains" >> beam.Filter(lambda h: h[1] in domains)
+            | "SourceShingles" >> beam.Map(lambda h: (h[0], h[3]))
             | "SketchPerSource" >> beam.CombinePerKey(_SketchFn())
         )
         edges = (
-            docs
+            hashed
             | "BandKeys" >> beam.ParDo(_BandKeysFn(cfg), beam.pvalue.AsDict(sketches))
             | "GroupByBand" >> beam.GroupByKey()
             | "BucketEdges" >> beam.FlatMap(_bucket_edges)
