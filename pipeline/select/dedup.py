@@ -8,7 +8,6 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 
-from dapt.pipeline.documents import Document
 from dapt.pipeline.rules.lines import line_keys, remove_lines
 from dapt.pipeline.rules.minhash import MinHasher, ShingleSketch, content_shingles, shingle_jaccard, shingles, signature_of
 from dapt.pipeline.select.components import ConnectedComponents
@@ -152,6 +151,9 @@ def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float]]]):
         yield (members[0], other)
 
 
+_SURVIVOR, _MEMBER = "survivor", "member"  # side outputs of SplitClusters
+
+
 def _split_clusters(joined: tuple[NodeId, dict[str, list]], ngram: int):
     """A document joined with its cluster -> kept (no cluster), its shingles keyed by the cluster when it is
     the survivor (and it is kept), or (survivor, (document, size)) for a member to verify."""
@@ -182,8 +184,6 @@ def _verify_members(joined: tuple[NodeId, dict[str, list]], ngram: int, min_jacc
         else:
             yield doc.replace(signals={**signals, NOT_DUPLICATE_OF: {"id": survivor[0], "jaccard": j}})
 
-
-_SURVIVOR, _MEMBER = "survivor", "member"
 
 
 class NearDedup(beam.PTransform):
