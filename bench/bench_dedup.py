@@ -1,69 +1,73 @@
-"""Near-duplicate detection: our MinHash-LSH Beam stage vs datatrove's four MinHash stages, same data.
+"""Near-duplicate detection: dapt's MinHash-LSH Beam stage vs datatrove's and text-dedup's MinHash, same data.
 
-Data: documents sampled from ../shared/corpus (the clean text files, not raw_web) plus planted near-duplicates
-(word substitutions, deletions and insertions at edit rates 1-30 %). True Jaccard of every planted pair and
-of every detected pair is computed exactly on word 5-gram sets (``pipeline.rules.ngrams``).
+Data: documents sampled from ../shared/corpus (the clean text files, not raw_web), each with its real source
+and domain, plus planted near-duplicates in the same source (random word substitutions, deletions and
+insertions at edit rates 0-30 %; at least one edit each). True Jaccard of every planted pair and of every
+removal is computed exactly on word 5-gram sets (``pipeline.rules.ngrams``, the shingles all three systems
+use, up to their tokenisers).
 
-Scoring (pairs): a system's detected pairs are all pairs inside its clusters. Positives are the pairs with
-true Jaccard >= 0.8 among the planted pairs and the pairs detected by any system (pooled evaluation).
-``strict``: every detected pair under 0.8 is a false positive. ``gray``: pairs with 0.5 <= J < 0.8 are
-ignored on both sides (neither credited nor penalised), the usual way to score a threshold method.
+Every system runs as a subprocess with its own python (peers in their own venvs, never imported here) and
+reports which document it removed for which kept one, and the CPU seconds of its work (process + children,
+reading the input to the kept set). A planted pair is caught when both end with the same kept document.
+Precision: any removed document whose true Jaccard to the document kept for it is below 0.5.
 
-Speed: wall time of each pipeline from reading the JSONL input to writing the kept documents, one worker
-each (DirectRunner in-process; datatrove LocalPipelineExecutor tasks=1), reported as docs/s per core.
+MedQuAD: the same stage on medical_medquad (templated GARD pages), counting removals with and without the
+template sketch, and catching planted 1 %-edit copies of its pages (templated duplicates still go).
 
-    /work/venv/bin/python bench/bench_dedup.py --docs 4000 --dups 800
+    .venv/bin/python bench/bench_dedup.py --docs 3000 --dups 1400
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import itertools
 import json
 import os
 import platform
 import random
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import apache_beam as beam
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from dapt.pipeline.documents import Document, write_documents  # noqa: E402
-from dapt.pipeline.rules.ngrams import jaccard, ngram_set  # noqa: E402
-from dapt.pipeline.select.config import NearDedupConfig  # noqa: E402
-from dapt.pipeline.select.dedup import NearDedup  # noqa: E402
-from dapt.pipeline.select.transforms import DUPLICATE_OF, KEPT, NEAR_DUPLICATE, ReadDocuments, WriteShards  # noqa: E402
-
 CORPUS = REPO.parent / "shared" / "corpus"
-EDIT_RATES = (0.01, 0.02, 0.05, 0.10, 0.15, 0.20, 0.30)
-THRESHOLD = 0.8
-GRAY = (0.5, 0.8)  # pairs in [0.5, 0.8): templated pages (MedQuAD, DC laws) near the S-curve midpoint
+PEERS = Path(os.environ.get("DAPT_PEERS", REPO.parent / "peers"))
+EDIT_RATES = (0.0, 0.01, 0.03, 0.05, 0.10, 0.20, 0.30)
+J_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+MIN_JACCARD = 0.5  # precision: no removal below this true Jaccard to the document kept
 
+
+def cpu_seconds() -> float:
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+# ---- data -------------------------------------------------------------------------------------------------
 
 def load_corpus(n: int, seed: int, max_words: int) -> list[dict]:
     records = []
     for path in sorted(CORPUS.glob("*.jsonl.gz")):
+        source = path.name.split(".")[0]
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             for line in fh:
                 obj = json.loads(line)
                 text = " ".join(obj["text"].split(" ")[:max_words])  # long books cut, keeping line breaks
                 if len(text.split()) >= 30:
-                    records.append({"id": f"{path.stem.split('.')[0]}/{obj['id']}", "text": text})
+                    records.append({"id": f"{source}/{obj['id']}", "text": text, "source": source,
+                                    "domain": source.split("_")[0]})
     random.Random(seed).shuffle(records)
     return records[:n]
 
 
 def edit(text: str, rate: float, rng: random.Random) -> str:
-    """Applies round(rate * words) random word edits: substitution, deletion or insertion (1/3 each)."""
+    """Applies max(1, round(rate * words)) random word edits: substitution, deletion or insertion (1/3 each)."""
     toks = text.split(" ")
     vocab = [t for t in toks if t.strip()] or ["x"]
     for _ in range(max(1, round(rate * len(toks)))):
@@ -78,233 +82,283 @@ def edit(text: str, rate: float, rng: random.Random) -> str:
     return " ".join(toks)
 
 
-def plant(records: list[dict], n_dups: int, seed: int) -> tuple[list[dict], list[dict]]:
+def plant(records: list[dict], n_dups: int, seed: int, rates=EDIT_RATES) -> tuple[list[dict], list[dict]]:
     rng = random.Random(seed)
     planted = []
     for k, orig in enumerate(rng.sample(records, n_dups)):
-        rate = EDIT_RATES[k % len(EDIT_RATES)]
-        planted.append({"id": f"dup{k:05d}", "text": edit(orig["text"], rate, rng), "of": orig["id"], "rate": rate})
-    docs = records + [{"id": p["id"], "text": p["text"]} for p in planted]
+        rate = rates[k % len(rates)]
+        planted.append({**orig, "id": f"{orig['source']}/dup{k:05d}", "text": edit(orig["text"], rate, rng),
+                        "of": orig["id"], "rate": rate})
+    docs = records + [{k: p[k] for k in ("id", "text", "source", "domain")} for p in planted]
     rng.shuffle(docs)
     return docs, planted
 
 
-class JaccardCache:
-    def __init__(self, texts: dict[str, str]):
-        self.texts, self.sets, self.pairs = texts, {}, {}
-
-    def __call__(self, a: str, b: str) -> float:
-        key = (a, b) if a < b else (b, a)
-        if key not in self.pairs:
-            for x in key:
-                if x not in self.sets:
-                    self.sets[x] = ngram_set(self.texts[x], 5)
-            self.pairs[key] = jaccard(self.sets[key[0]], self.sets[key[1]])
-        return self.pairs[key]
+def write_jsonl(path: Path, docs: list[dict]) -> None:
+    """Peers' input: plain JSON Lines (id, text, source, domain)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for d in docs:
+            fh.write(json.dumps({k: d[k] for k in ("id", "text", "source", "domain")}) + "\n")
 
 
-def pairs_of(clusters: list[list[str]]) -> set[tuple[str, str]]:
-    out = set()
-    for members in clusters:
-        out.update(tuple(sorted(p)) for p in itertools.combinations(sorted(members), 2))
-    return out
+def write_shard(path: Path, docs: list[dict]) -> None:
+    """dapt's input: the same documents as a curated shard (gzip JSON Lines of Document records)."""
+    from dapt.pipeline.documents import Document, write_documents
+
+    write_documents(path, (Document(id=d["id"], text=d["text"], source=d["source"], domain=d["domain"],
+                                    origin=f"{path.name}:{i}") for i, d in enumerate(docs)))
 
 
-def run_ours(docs_dir: Path, work: Path, verify: float) -> tuple[list[list[str]], float]:
-    out = work / f"ours_{verify}"
-    shutil.rmtree(out, ignore_errors=True)
-    cfg = NearDedupConfig(verify_min_jaccard=verify)
-    start = time.perf_counter()
+# ---- systems (each a subprocess) --------------------------------------------------------------------------
+
+def run_dapt_worker(input_path: str, output: str, config: str) -> int:
+    """Runs in a subprocess: NearDedup on the JSONL -> removed {id: kept id} plus clusters for the trade-off."""
+    import apache_beam as beam
+
+    from dapt.pipeline.select.config import NearDedupConfig
+    from dapt.pipeline.select.dedup import NearDedup
+    from dapt.pipeline.select.transforms import DUPLICATE_OF, KEPT, NEAR_DUPLICATE, NOT_DUPLICATE_OF, ReadDocuments
+
+    cfg = NearDedupConfig(**json.loads(config))
+    out = Path(output)
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+
+    def dump(rows, name):
+        (out.parent / f"{out.stem}.{name}.json").write_text(json.dumps(sorted(rows)))
+
     with beam.Pipeline() as p:
-        docs = p | ReadDocuments(sorted(docs_dir.rglob("*.jsonl.gz")))
+        docs = p | ReadDocuments([input_path])  # the stage's own reader of curated shards
         dedup = docs | NearDedup(cfg)
-        dedup[KEPT] | WriteShards(out / "docs", 1)
-        (
-            dedup[NEAR_DUPLICATE]
-            | beam.Map(lambda d: (d.id, d.signals[DUPLICATE_OF]["id"]))
-            | beam.combiners.ToList()
-            | beam.Map(lambda pairs: (out / "dups.json").write_text(json.dumps(pairs)))
-        )
-    wall = time.perf_counter() - start
-    groups = defaultdict(set)
-    for dup, survivor in json.loads((out / "dups.json").read_text()):
-        groups[survivor].update((dup, survivor))
-    return [sorted(g) for g in groups.values()], wall
+        (dedup[NEAR_DUPLICATE] | "Removed" >> beam.Map(lambda d: (d.id, d.signals[DUPLICATE_OF]["id"]))
+         | "RemovedList" >> beam.combiners.ToList() | "WriteRemoved" >> beam.Map(dump, "removed"))
+        (dedup[KEPT] | "Rejected" >> beam.Filter(lambda d: NOT_DUPLICATE_OF in d.signals)
+         | "RejectedPair" >> beam.Map(lambda d: (d.id, d.signals[NOT_DUPLICATE_OF]["id"]))
+         | "RejectedList" >> beam.combiners.ToList() | "WriteRejected" >> beam.Map(dump, "rejected"))
+        _ = dedup[KEPT] | "KeptCount" >> beam.combiners.Count.Globally()  # the kept set is materialised too
+    cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    removed = dict(json.loads((out.parent / f"{out.stem}.removed.json").read_text()))
+    rejected = dict(json.loads((out.parent / f"{out.stem}.rejected.json").read_text()))
+    out.write_text(json.dumps({"removed": removed, "rejected": rejected, "cpu_s": cpu, "wall_s": wall,
+                               "version": beam.__version__}))
+    return 0
 
 
-def _shim_xxhash4() -> None:
-    """datatrove pins xxhash<4, whose functions encoded str as UTF-8 themselves; the project venv has xxhash 4
-    (datasets needs it), which refuses str. Encode first, exactly what xxhash 3 did inside: same hashes."""
-    import xxhash
-    from datatrove.utils.hashes import xxhash as dt_xxhash
+def run_system(name: str, cmd: list[str], out: Path, timeout: int = 1800) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run(["nice", "-n", "10", *cmd], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(out.read_text())
+    result["process_wall_s"] = time.perf_counter() - start
+    return result
 
-    dt_xxhash.xxhash64 = lambda data: xxhash.xxh64_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
-    dt_xxhash.xxhash32 = lambda data: xxhash.xxh32_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
+
+def shard_path(jsonl: Path) -> Path:
+    """Where dapt's copy of a JSONL input lives: outside the folder datatrove reads whole."""
+    return jsonl.parent.parent / "shards" / f"{jsonl.stem}.jsonl.gz"
 
 
-def run_datatrove(jsonl_dir: Path, work: Path) -> tuple[list[list[str]], float, dict[str, float]]:
-    from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
-    from datatrove.pipeline.dedup.minhash import MinhashConfig
-    from datatrove.pipeline.readers import JsonlReader
-    from datatrove.pipeline.writers import JsonlWriter
+def dapt_cmd(input_path: Path, out: Path, cfg: dict) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--worker-dapt", str(shard_path(input_path)), str(out), json.dumps(cfg)]
 
-    _shim_xxhash4()
-    base = work / "datatrove"
-    shutil.rmtree(base, ignore_errors=True)
-    cfg = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, seed=1)  # FineWeb settings, as ours
-    stages = {
-        "signatures": [JsonlReader(str(jsonl_dir)), MinhashDedupSignature(output_folder=str(base / "sigs"), config=cfg)],
-        "buckets": [MinhashDedupBuckets(input_folder=str(base / "sigs"), output_folder=str(base / "buckets"), config=cfg)],
-        "clusters": [
-            MinhashDedupCluster(
-                input_folder=str(base / "buckets"), output_folder=str(base / "remove"), config=cfg, save_cluster_id=True
-            )
-        ],
-        "filter": [
-            JsonlReader(str(jsonl_dir)),
-            MinhashDedupFilter(
-                input_folder=str(base / "remove"),
-                exclusion_writer=JsonlWriter(str(base / "removed")),
-                load_cluster_ids=True,
-            ),
-            JsonlWriter(str(base / "kept")),
-        ],
+
+# ---- scoring ----------------------------------------------------------------------------------------------
+
+class Shingles:
+    def __init__(self, texts: dict[str, str]):
+        from dapt.pipeline.rules.minhash import shingle_jaccard, shingles
+
+        self._shingles, self._jaccard = shingles, shingle_jaccard
+        self.texts, self.sets = texts, {}
+
+    def jaccard(self, a: str, b: str) -> float:
+        for x in (a, b):
+            if x not in self.sets:
+                self.sets[x] = self._shingles(self.texts[x], 5)
+        return self._jaccard(self.sets[a], self.sets[b])
+
+
+def rep(removed: dict[str, str], doc: str) -> str:
+    return removed.get(doc, doc)
+
+
+def caught(removed: dict[str, str], p: dict) -> bool:
+    return rep(removed, p["id"]) == rep(removed, p["of"])
+
+
+def bin_label(j: float) -> str:
+    for lo, hi in zip(J_BINS, J_BINS[1:]):
+        if lo <= j < hi:
+            return f"[{lo:.1f},{min(hi, 1.0):.1f})" if hi <= 1.0 else f"[{lo:.1f},1.0]"
+    return "?"
+
+
+def score(removed: dict[str, str], planted: list[dict], planted_j: dict[str, float], sh: Shingles, n_docs: int,
+          cpu_s: float) -> dict:
+    by_rate, by_bin = defaultdict(list), defaultdict(list)
+    for p in planted:
+        hit = caught(removed, p)
+        by_rate[f"{p['rate']:.2f}"].append(hit)
+        by_bin[bin_label(planted_j[p["id"]])].append(hit)
+    removal_j = [sh.jaccard(d, k) for d, k in sorted(removed.items())]
+    return {
+        "recall_by_edit_rate": {k: round(float(np.mean(v)), 4) for k, v in sorted(by_rate.items())},
+        "recall_by_jaccard_bin": {k: round(float(np.mean(v)), 4) for k, v in sorted(by_bin.items())},
+        "recall_planted": round(float(np.mean([caught(removed, p) for p in planted])), 4),
+        "removed": len(removed),
+        "removed_below_0.5": int(sum(j < MIN_JACCARD for j in removal_j)),
+        "min_removed_jaccard": round(min(removal_j), 4) if removal_j else None,
+        "cpu_s": round(cpu_s, 2),
+        "docs_per_cpu_s": round(n_docs / cpu_s, 1),
     }
-    times = {}
-    for name, steps in stages.items():
-        tasks = cfg.num_buckets if name == "buckets" else 1
-        start = time.perf_counter()
-        LocalPipelineExecutor(pipeline=steps, tasks=tasks, workers=1, logging_dir=str(base / f"logs_{name}")).run()
-        times[name] = time.perf_counter() - start
-    clusters = defaultdict(list)
-    for path in itertools.chain((base / "kept").rglob("*.jsonl.gz"), (base / "removed").rglob("*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                obj = json.loads(line)
-                cid = obj.get("metadata", {}).get("minhash_cluster_id", -1)
-                if cid != -1:
-                    clusters[cid].append(obj["id"])
-    return [sorted(c) for c in clusters.values() if len(c) > 1], sum(times.values()), times
 
 
-def score(detected: set, positives: set, jac: JaccardCache, gray: tuple[float, float] | None) -> dict:
-    def ignored(pair):
-        return gray is not None and gray[0] <= jac(*pair) < gray[1]
-
-    pos = {p for p in positives if not ignored(p)}
-    det = {p for p in detected if not ignored(p)}
-    tp = len(det & pos)
-    fp = len(det - pos)
-    fn = len(pos - det)
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+def verified(removed: dict[str, str], sh: Shingles, t: float) -> dict[str, str]:
+    """The removals that survive dapt's member-to-survivor check at threshold t (exactly what the stage does)."""
+    return {d: k for d, k in removed.items() if sh.jaccard(d, k) >= t}
 
 
-def recall_by_rate(detected: set, planted: list[dict]) -> dict[str, float]:
-    out = {}
-    for rate in EDIT_RATES:
-        pairs = [tuple(sorted((p["id"], p["of"]))) for p in planted if p["rate"] == rate]
-        out[f"{rate:.2f}"] = round(sum(p in detected for p in pairs) / len(pairs), 4) if pairs else None
+# ---- MedQuAD ----------------------------------------------------------------------------------------------
+
+def medquad(work: Path, seed: int) -> dict:
+    rows = [json.loads(line) for line in gzip.open(CORPUS / "medical_medquad.jsonl.gz", "rt", encoding="utf-8")]
+    base = [{"id": f"medical_medquad/{r['id']}", "text": r["text"], "source": "medical_medquad", "domain": "medical"}
+            for r in rows]
+    docs, planted = plant(base, 200, seed, rates=(0.0, 0.01))
+    out: dict = {"docs": len(base), "planted_copies": len(planted), "planted_edit_rates": [0.0, 0.01]}
+    sh = Shingles({d["id"]: d["text"] for d in docs})
+    for label, cfg, data in (("before (no template sketch)", {"template_domains": []}, base),
+                             ("after (template sketch)", {}, base),
+                             ("after, with planted copies", {}, docs)):
+        path = work / "medquad" / f"medquad_{len(data)}.jsonl"
+        if not path.exists():
+            write_jsonl(path, data)
+            write_shard(shard_path(path), data)
+        res_path = work / f"medquad_{len(out)}.json"
+        r = run_system("dapt", dapt_cmd(path, res_path, cfg), res_path)
+        removed = r["removed"]
+        originals = {k: v for k, v in removed.items() if "/dup" not in k and "/dup" not in v}
+        entry = {"removed": len(removed), "removed_distinct_pages": len(originals),
+                 "removed_below_0.5": int(sum(sh.jaccard(d, k) < MIN_JACCARD for d, k in removed.items())),
+                 "cpu_s": round(r["cpu_s"], 2)}
+        if data is docs:
+            entry["planted_copies_caught"] = int(sum(caught(removed, p) for p in planted))
+        js = sorted(sh.jaccard(d, k) for d, k in originals.items())
+        if js:
+            entry["distinct_removed_jaccard_p10_p50_p90"] = [round(float(np.percentile(js, q)), 3) for q in (10, 50, 90)]
+        out[label] = entry
     return out
 
+
+# ---- main -------------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker-dapt":
+        return run_dapt_worker(*argv[1:4])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--docs", type=int, default=4000, help="base documents sampled from ../shared/corpus")
-    ap.add_argument("--dups", type=int, default=800, help="planted near-duplicates")
+    ap.add_argument("--docs", type=int, default=3000, help="base documents sampled from ../shared/corpus")
+    ap.add_argument("--dups", type=int, default=1400, help="planted near-duplicates (equal shares per edit rate)")
     ap.add_argument("--max-words", type=int, default=3000, help="long documents are cut to this many words")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--skip-medquad", action="store_true")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "dedup.json")
     args = ap.parse_args(argv)
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 2
+    from dapt.pipeline.select.config import NearDedupConfig
 
+    defaults = NearDedupConfig()
     records = load_corpus(args.docs, args.seed, args.max_words)
     docs, planted = plant(records, args.dups, args.seed + 1)
-    texts = {d["id"]: d["text"] for d in docs}
-    jac = JaccardCache(texts)
+    sh = Shingles({d["id"]: d["text"] for d in docs})
+    planted_j = {p["id"]: sh.jaccard(p["id"], p["of"]) for p in planted}
     work = Path(tempfile.mkdtemp(prefix="bench_dedup_"))
-    jsonl_dir = work / "jsonl"
-    jsonl_dir.mkdir()
-    with gzip.open(jsonl_dir / "input.jsonl.gz", "wt", encoding="utf-8") as fh:
-        for d in docs:
-            fh.write(json.dumps({"id": d["id"], "text": d["text"]}) + "\n")
-    write_documents(work / "curated" / "bench" / "part-00000.jsonl.gz",
-                    (Document(id=d["id"], text=d["text"], source="bench", domain="general") for d in docs))
+    input_path = work / "jsonl" / "input.jsonl"
+    write_jsonl(input_path, docs)
+    write_shard(shard_path(input_path), docs)
 
-    planted_pairs = {tuple(sorted((p["id"], p["of"]))) for p in planted}
-    systems: dict[str, dict] = {}
-    for verify in (0.7, 0.0):
-        clusters, wall = run_ours(work / "curated", work, verify)
-        systems[f"ours (verify {verify})"] = {"clusters": clusters, "wall_s": wall}
-    if not args.skip_datatrove:
-        clusters, wall, stage_times = run_datatrove(jsonl_dir, work)
-        systems["datatrove"] = {"clusters": clusters, "wall_s": wall, "stage_s": stage_times}
+    # dapt: the shipped defaults (speed, precision) and, verify off, each banding (the trade-off, applied after).
+    bandings = sorted({(defaults.bands, defaults.rows), (14, 8), (22, 5)})
+    runs: dict[str, dict] = {}
+    runs["dapt"] = run_system("dapt", dapt_cmd(input_path, work / "dapt.json", {}), work / "dapt.json")
+    for bands, rows in bandings:
+        name = f"dapt {bands}x{rows} verify 0"
+        cfg = {"bands": bands, "rows": rows, "verify_min_jaccard": 0.0}
+        runs[name] = run_system(name, dapt_cmd(input_path, work / f"{bands}x{rows}.json", cfg), work / f"{bands}x{rows}.json")
+    if not args.skip_peers:
+        runs["datatrove"] = run_system(
+            "datatrove", [str(PEERS / "datatrove" / "bin" / "python"), str(REPO / "bench" / "dedup_peers" / "datatrove_minhash.py"),
+                          str(input_path.parent), str(work / "datatrove.json")], work / "datatrove.json")
+        runs["text-dedup"] = run_system(
+            "text-dedup", [str(PEERS / "textdedup" / "bin" / "python"), str(REPO / "bench" / "dedup_peers" / "textdedup_minhash.py"),
+                           str(input_path), str(work / "textdedup.json")], work / "textdedup.json")
 
-    detected_all = set()
-    for s in systems.values():
-        s["pairs"] = pairs_of(s["clusters"])
-        detected_all |= s["pairs"]
-    positives = {p for p in planted_pairs | detected_all if jac(*p) >= THRESHOLD}
-    planted_j = [jac(*tuple(sorted((p["id"], p["of"])))) for p in planted]
+    results = {name: score(r["removed"], planted, planted_j, sh, len(docs), r["cpu_s"]) for name, r in runs.items()}
+    results["dapt"]["settings"] = defaults.model_dump()
+    tradeoff = {}
+    for bands, rows in bandings:
+        removed = runs[f"dapt {bands}x{rows} verify 0"]["removed"]
+        for t in (0.0, 0.4, 0.5, 0.6, 0.7):
+            r = score(verified(removed, sh, t), planted, planted_j, sh, len(docs), runs[f"dapt {bands}x{rows} verify 0"]["cpu_s"])
+            tradeoff[f"{bands}x{rows} exact J >= {t}"] = {k: r[k] for k in ("recall_by_edit_rate", "recall_planted", "removed", "removed_below_0.5")}
+    # The stage's own verification must match the trade-off row computed here from its unverified clusters.
+    same = tradeoff[f"{defaults.bands}x{defaults.rows} exact J >= {defaults.verify_min_jaccard}"]["removed"] == results["dapt"]["removed"]
 
-    results = {}
-    for name, s in systems.items():
-        results[name] = {
-            "strict": score(s["pairs"], positives, jac, None),
-            "gray_zone_ignored": score(s["pairs"], positives, jac, GRAY),
-            "recall_by_edit_rate": recall_by_rate(s["pairs"], planted),
-            "clusters": len(s["clusters"]),
-            "detected_pairs": len(s["pairs"]),
-            "false_pairs_below_0.5": sum(jac(*p) < 0.5 for p in s["pairs"]),
-            "wall_s": round(s["wall_s"], 2),
-            "docs_per_s_per_core": round(len(docs) / s["wall_s"], 1),
-            **({"stage_s": {k: round(v, 2) for k, v in s["stage_s"].items()}} if "stage_s" in s else {}),
-        }
-
-    print(f"{len(docs)} docs ({len(planted)} planted near-duplicates), positives (J >= {THRESHOLD}): {len(positives)}")
-    print(f"{'system':<22} {'P':>7} {'R':>7} {'F1':>7} {'F1 gray':>8} {'pairs':>7} {'<0.5':>5} {'docs/s':>8}")
-    for name, r in results.items():
-        st, gz = r["strict"], r["gray_zone_ignored"]
-        print(f"{name:<22} {st['precision']:>7.4f} {st['recall']:>7.4f} {st['f1']:>7.4f} {gz['f1']:>8.4f} "
-              f"{r['detected_pairs']:>7} {r['false_pairs_below_0.5']:>5} {r['docs_per_s_per_core']:>8.1f}")
-    print("recall of planted pairs by edit rate:")
-    for name, r in results.items():
-        print(f"  {name:<22} " + " ".join(f"{k}:{v}" for k, v in r["recall_by_edit_rate"].items()))
     ratios = {}
-    if "datatrove" in results:
-        ours = results["ours (verify 0.7)"]
-        ratios = {
-            "speed_ours_over_datatrove": round(ours["docs_per_s_per_core"] / results["datatrove"]["docs_per_s_per_core"], 3),
-            "f1_strict_ours_minus_datatrove": round(ours["strict"]["f1"] - results["datatrove"]["strict"]["f1"], 4),
-        }
-        print("ratios:", ratios)
+    if "text-dedup" in results:
+        ratios["dapt_over_textdedup_docs_per_cpu_s"] = round(results["dapt"]["docs_per_cpu_s"] / results["text-dedup"]["docs_per_cpu_s"], 3)
+        ratios["dapt_over_datatrove_docs_per_cpu_s"] = round(results["dapt"]["docs_per_cpu_s"] / results["datatrove"]["docs_per_cpu_s"], 3)
+    mq = None if args.skip_medquad else medquad(work, args.seed + 2)
 
-    import datatrove
+    rates = [f"{r:.2f}" for r in EDIT_RATES]
+    bins = sorted({bin_label(j) for j in planted_j.values()})
+    n_bin = {b: sum(bin_label(j) == b for j in planted_j.values()) for b in bins}
+    print(f"{len(docs)} docs, {len(planted)} planted near-duplicates ({len(planted) // len(EDIT_RATES)} per edit rate)")
+    print(f"{'recall by edit rate':<28}" + "".join(f"{r:>7}" for r in rates) + f"{'<0.5':>6}{'docs/cpu-s':>11}")
+    for name, r in list(results.items()) + [(k, v) for k, v in tradeoff.items()]:
+        row = "".join(f"{r['recall_by_edit_rate'].get(x, float('nan')):>7.3f}" for x in rates)
+        print(f"{name:<28}{row}{r['removed_below_0.5']:>6}{r.get('docs_per_cpu_s', ''):>11}")
+    print(f"{'recall by true J':<28}" + "".join(f"{b:>12}" for b in bins))
+    print(f"{'(planted pairs)':<28}" + "".join(f"{n_bin[b]:>12}" for b in bins))
+    for name, r in results.items():
+        print(f"{name:<28}" + "".join(f"{r['recall_by_jaccard_bin'].get(b, float('nan')):>12.3f}" for b in bins))
+    print("ratios:", ratios, "| stage verification == trade-off row:", same)
+    if mq:
+        print("medquad:", json.dumps(mq, indent=1))
+
+    import apache_beam as beam
 
     payload = {
         "bench": "dedup",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "note": "shared 2-core machine, every system under nice 10, one process, one worker"},
         "versions": {"numpy": np.__version__, "apache_beam": beam.__version__,
-                     "datatrove": getattr(datatrove, "__version__", "installed")},
+                     "datatrove": runs.get("datatrove", {}).get("version"),
+                     "text-dedup": runs.get("text-dedup", {}).get("version")},
         "settings": {"docs": len(docs), "base_docs": len(records), "planted": len(planted), "edit_rates": EDIT_RATES,
-                     "ngram": 5, "bands": 14, "rows": 8, "threshold": THRESHOLD, "gray_zone": GRAY,
-                     "max_words": args.max_words, "seed": args.seed, "corpus": str(CORPUS)},
+                     "ngram": 5, "dapt": defaults.model_dump(),
+                     "datatrove": {"n_grams": 5, "num_buckets": 14, "hashes_per_bucket": 8, "seed": 1},
+                     "text-dedup": {"ngram": 5, "num_perm": 112, "b": 14, "r": 8, "hash_func": "xxh3", "num_proc": 1},
+                     "max_words": args.max_words, "seed": args.seed, "corpus": str(CORPUS),
+                     "caught": "both documents of a planted pair end with the same kept document",
+                     "speed": "documents / CPU second of the system's process and children, input read to kept set"},
         "planted_jaccard_by_rate": {
-            f"{r:.2f}": round(float(np.mean([j for j, p in zip(planted_j, planted) if p["rate"] == r])), 4)
-            for r in EDIT_RATES
-        },
-        "positives": len(positives),
+            f"{r:.2f}": [round(float(np.percentile([planted_j[p["id"]] for p in planted if p["rate"] == r], q)), 3)
+                         for q in (10, 50, 90)] for r in EDIT_RATES},
+        "planted_per_jaccard_bin": n_bin,
         "results": results,
+        "verification_tradeoff": tradeoff,
+        "stage_verification_matches_tradeoff": same,
         "ratios": ratios,
+        "medquad": mq,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     print(f"wrote {args.out}")
     shutil.rmtree(work, ignore_errors=True)
     return 0

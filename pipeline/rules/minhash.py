@@ -1,8 +1,8 @@
-"""MinHash signatures, LSH band keys, connected components and survivor choice (pure numpy, no Beam).
+"""MinHash signatures, LSH band keys, template sketches, connected components and survivor choice (numpy, no Beam).
 
-Defaults follow FineWeb (Penedo et al. 2024, datatrove ``MinhashConfig``): word 5-grams, 112 hash functions
-as 14 bands x 8 rows, which puts the 50 % detection point of the S-curve 1 - (1 - s^8)^14 near Jaccard 0.69
-and detects pairs at Jaccard >= 0.8 with probability ~0.92 per pair (higher per cluster).
+MinHasher's defaults are FineWeb's (Penedo et al. 2024, datatrove ``MinhashConfig``): word 5-grams, 112 hash
+functions as 14 bands x 8 rows, whose S-curve 1 - (1 - s^8)^14 is at 50 % near Jaccard 0.69. The select
+stage bands 22 x 5 instead (``NearDedupConfig``) and checks every removal on the exact shingle Jaccard.
 
 Hash family: multiply-shift (Dietzfelbinger et al. 1997), h_i(x) = (a_i * x + b_i mod 2^64) >> 32 with odd
 a_i; on 64-bit shingle hashes it is cheap in numpy (no modulo) and universal enough for MinHash.
@@ -46,12 +46,24 @@ class MinHasher:
     def signature(self, text: str, coeffs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """The MinHash signature (uint32, ``num_hashes`` values) of a text's word n-gram set."""
         a, b = coeffs if coeffs is not None else self.coefficients()
-        shingles = np.unique(ngram_hashes(words(text), self.ngram))
-        return signature_of(shingles, a, b)
+        return signature_of(shingles(text, self.ngram), a, b)
 
     def band_keys(self, sig: np.ndarray) -> list[tuple[int, int]]:
         """One (band index, 64-bit hash of that band's rows) key per band; equal keys = LSH candidates."""
         return band_keys(sig, self.bands, self.rows)
+
+
+def shingles(text: str, n: int) -> np.ndarray:
+    """The sorted distinct word n-gram hashes of a text (uint64): the set MinHash estimates Jaccard on."""
+    return np.unique(ngram_hashes(words(text), n))
+
+
+def shingle_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard of two sorted distinct shingle arrays (1.0 for two empty ones), as ``ngrams.jaccard``."""
+    if not a.size and not b.size:
+        return 1.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (a.size + b.size - inter)
 
 
 def signature_of(shingles: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -63,6 +75,52 @@ def signature_of(shingles: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
             hashed = ((block * a[None, :] + b[None, :]) >> _SHIFT).astype(np.uint32)
             np.minimum(sig, hashed.min(axis=0), out=sig)
     return sig
+
+
+class ShingleSketch:
+    """Count-min sketch (Cormode & Muthukrishnan 2005) of how many documents of a source hold each shingle.
+
+    Fixed size whatever the source's size (``depth`` x ``width`` uint32 counters, 8 MiB at the defaults), so
+    a source's counts merge by addition across workers. Counts only over-estimate (collisions add, never
+    subtract); taking the minimum over ``depth`` independent rows makes a rare shingle read as frequent only
+    when it collides with frequent ones in every row.
+    """
+
+    def __init__(self, width_bits: int = 20, depth: int = 2, counts: np.ndarray | None = None):
+        self.width_bits, self.depth = width_bits, depth
+        self.counts = counts if counts is not None else np.zeros((depth, 1 << width_bits), dtype=np.uint32)
+        # Odd multipliers of a multiply-shift hash per row (splitmix64 / golden-ratio constants, fixed).
+        self._mult = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93][:depth],
+                              dtype=np.uint64)
+
+    def _buckets(self, shingles: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return (shingles[None, :] * self._mult[:, None]) >> np.uint64(64 - self.width_bits)
+
+    def add(self, shingles: np.ndarray) -> None:
+        """Counts one document holding these (distinct) shingles: each counter at most once per document."""
+        for row, idx in enumerate(self._buckets(shingles)):
+            self.counts[row, idx] += 1  # buffered fancy-index add: a counter hit twice by one document adds 1
+
+    def merge(self, other: ShingleSketch) -> None:
+        self.counts += other.counts
+
+    def docs_with(self, shingles: np.ndarray) -> np.ndarray:
+        """Estimated documents holding each shingle (never below the true count)."""
+        if not shingles.size:
+            return np.zeros(0, dtype=np.uint32)
+        idx = self._buckets(shingles)
+        return np.min(self.counts[np.arange(self.depth)[:, None], idx], axis=0)
+
+
+def content_shingles(shingles: np.ndarray, docs_with: np.ndarray, max_docs: int, min_fraction: float) -> np.ndarray:
+    """The shingles held by at most ``max_docs`` documents of the source: the page without its template.
+
+    A page that is nearly all template (less than ``min_fraction`` of its shingles left: a stub, or one of
+    many copies of a page) keeps all its shingles, so copies of it are still found.
+    """
+    content = shingles[docs_with <= max_docs]
+    return content if content.size >= min_fraction * shingles.size and content.size else shingles
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[tuple[int, int]]:

@@ -8,9 +8,8 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 
-from dapt.pipeline.documents import Document
 from dapt.pipeline.rules.lines import line_keys, remove_lines
-from dapt.pipeline.rules.minhash import MinHasher
+from dapt.pipeline.rules.minhash import MinHasher, ShingleSketch, content_shingles, shingle_jaccard, shingles, signature_of
 from dapt.pipeline.select.components import ConnectedComponents
 from dapt.pipeline.select.config import LineDedupConfig, NearDedupConfig
 from dapt.pipeline.select.transforms import (
@@ -19,6 +18,7 @@ from dapt.pipeline.select.transforms import (
     DUPLICATE_OF,
     KEPT,
     NEAR_DUPLICATE,
+    NOT_DUPLICATE_OF,
     REMOVED_LINES,
     NodeId,
     node_of,
@@ -93,86 +93,108 @@ class LineDedup(beam.PTransform):
         return {KEPT: kept, BOILERPLATE_ONLY: out[BOILERPLATE_ONLY], "lines": lines}
 
 
-class _BandKeysFn(beam.DoFn):
-    """Document -> one ((band, band hash), (node, score, signature bytes)) per LSH band.
+class _SketchFn(beam.CombineFn):
+    """Shingle arrays of a source's documents -> a ``ShingleSketch`` of how many documents hold each."""
 
-    The signature rides along only when candidates are verified (verify_min_jaccard > 0): 4 bytes per hash.
+    def create_accumulator(self):
+        return None  # allocated on first input: an empty bundle costs nothing
+
+    def add_input(self, sketch, shingle_array):
+        sketch = sketch if sketch is not None else ShingleSketch()
+        sketch.add(shingle_array)
+        return sketch
+
+    def merge_accumulators(self, sketches):
+        merged = None
+        for sketch in sketches:
+            if sketch is None:
+                continue
+            if merged is None:
+                merged = sketch
+            else:
+                merged.merge(sketch)
+        return merged
+
+    def extract_output(self, sketch):
+        return sketch
+
+
+class _BandKeysFn(beam.DoFn):
+    """(source, domain, vertex, shingles) -> one ((band, band hash), vertex) per LSH band.
+
+    Documents of a template domain are hashed on their content shingles (``content_shingles``), read from
+    their source's sketch (a side input of fixed size per source).
     """
 
     def __init__(self, cfg: NearDedupConfig):
+        self.cfg = cfg
         self.hasher = MinHasher(ngram=cfg.ngram, bands=cfg.bands, rows=cfg.rows, seed=cfg.seed)
-        self.verify = cfg.verify_min_jaccard > 0
         self.coeffs = None
 
     def setup(self):
         self.coeffs = self.hasher.coefficients()
 
-    def process(self, doc: Document):
-        sig = self.hasher.signature(doc.text, self.coeffs)
-        member = (node_of(doc), quality_of(doc), sig.tobytes() if self.verify else b"")
-        for key in self.hasher.band_keys(sig):
-            yield key, member
+    def process(self, hashed: tuple[str, str, tuple[NodeId, float], np.ndarray], sketches: dict[str, ShingleSketch]):
+        cfg = self.cfg
+        source, domain, vertex, grams = hashed
+        sketch = sketches.get(source) if domain in cfg.template_domains else None
+        if sketch is not None:
+            grams = content_shingles(grams, sketch.docs_with(grams), cfg.template_max_docs, cfg.template_min_fraction)
+        for key in self.hasher.band_keys(signature_of(grams, *self.coeffs)):
+            yield key, vertex
 
 
-# Buckets up to this size are verified all-pairs (row by row, O(n^2 * hashes) compares); larger ones (rare:
-# thousands of near-identical pages in one band) only against their smallest member, bounding the work.
-_ALL_PAIRS_MAX = 3000
-
-
-def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float, bytes]]], min_jaccard: float):
-    """A band bucket -> edges ((node, score), (node, score)) between members, spanning-forest only.
-
-    Unverified (min_jaccard == 0): star edges to the smallest member, as datatrove. Verified: only pairs
-    whose signatures agree on at least ``min_jaccard`` of the hashes are joined.
-    """
+def _bucket_edges(bucket: tuple[Any, Iterable[tuple[NodeId, float]]]):
+    """A band bucket -> star edges ((node, score), (node, score)) to its smallest member, as datatrove."""
     members = sorted(set(bucket[1]))
-    if len(members) < 2:
-        return
-    nodes = [(m[0], m[1]) for m in members]
-    if min_jaccard <= 0:
-        for other in nodes[1:]:
-            yield (nodes[0], other)
-        return
-    sigs = np.stack([np.frombuffer(m[2], dtype=np.uint32) for m in members])
-    parent = list(range(len(members)))  # union-find inside the bucket: emit a spanning forest, not all pairs
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(members) if len(members) <= _ALL_PAIRS_MAX else 1):
-        similar = (sigs[i + 1 :] == sigs[i]).mean(axis=1) >= min_jaccard
-        for j in (np.nonzero(similar)[0] + i + 1).tolist():
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-                yield (nodes[i], nodes[j])
+    for other in members[1:]:
+        yield (members[0], other)
 
 
-def _apply_clusters(joined: tuple[NodeId, dict[str, list]]):
+_SURVIVOR, _MEMBER = "survivor", "member"  # side outputs of SplitClusters
+
+
+def _split_clusters(joined: tuple[NodeId, dict[str, list]], ngram: int):
+    """A document joined with its cluster -> kept (no cluster), its shingles keyed by the cluster when it is
+    the survivor (and it is kept), or (survivor, (document, size)) for a member to verify."""
     node, parts = joined
     for doc in parts["doc"]:
         if not parts["cluster"]:
             yield doc
             continue
         survivor, size = parts["cluster"][0]
-        signals = {**doc.signals, CLUSTER_SIZE: size}
         if survivor == node:
-            yield doc.replace(signals=signals)
+            yield doc.replace(signals={**doc.signals, CLUSTER_SIZE: size})
+            yield beam.pvalue.TaggedOutput(_SURVIVOR, (node, shingles(doc.text, ngram).tobytes()))
         else:
-            signals[DUPLICATE_OF] = {"id": survivor[0], "source": survivor[1], "origin": survivor[2]}
+            yield beam.pvalue.TaggedOutput(_MEMBER, (survivor, (doc, size)))
+
+
+def _verify_members(joined: tuple[NodeId, dict[str, list]], ngram: int, min_jaccard: float):
+    """Members of a cluster -> near-duplicates when their exact shingle Jaccard to the survivor reaches
+    ``min_jaccard``, else kept: a chance LSH collision or the far end of a chain of edits is not a copy."""
+    survivor, parts = joined
+    kept = np.frombuffer(parts["survivor"][0], dtype=np.uint64)
+    for doc, size in parts["member"]:
+        j = round(shingle_jaccard(shingles(doc.text, ngram), kept), 4)
+        signals = {**doc.signals, CLUSTER_SIZE: size}
+        if j >= min_jaccard:
+            signals[DUPLICATE_OF] = {"id": survivor[0], "source": survivor[1], "origin": survivor[2], "jaccard": j}
             yield beam.pvalue.TaggedOutput(NEAR_DUPLICATE, doc.replace(signals=signals))
+        else:
+            yield doc.replace(signals={**signals, NOT_DUPLICATE_OF: {"id": survivor[0], "jaccard": j}})
+
 
 
 class NearDedup(beam.PTransform):
     """MinHash-LSH near-duplicate removal -> {"kept", "near_duplicates", "cluster_sizes"}.
 
     Band keys are grouped by a shuffle (GroupByKey), the connected components of the candidate edges are
-    computed in rounds of shuffles (``ConnectedComponents``, not on one worker as datatrove's stage 3), and
-    the survivor choice is joined back to the documents by node (CoGroupByKey), so no worker ever holds the
-    documents or the edges of the whole corpus.
+    computed in rounds of shuffles (``ConnectedComponents``, not on one worker as datatrove's stage 3), the
+    survivor choice is joined back to the documents by node, and each member's exact shingle Jaccard to its
+    survivor is checked by a join on the survivor (CoGroupByKey), so no worker ever holds the documents or
+    the edges of the whole corpus. Template domains first sketch, per source, how many documents hold each
+    shingle (one fixed-size ``ShingleSketch`` per source).
     """
 
     def __init__(self, cfg: NearDedupConfig):
@@ -180,19 +202,38 @@ class NearDedup(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, docs):
+        cfg = self.cfg
+        domains = set(cfg.template_domains)
+        # Shingles once per document: the sketch and the signatures both read them.
+        hashed = docs | "Shingles" >> beam.Map(
+            lambda d: (d.source, d.domain, (node_of(d), quality_of(d)), shingles(d.text, cfg.ngram))
+        )
+        sketches = (
+            hashed
+            | "TemplateDomains" >> beam.Filter(lambda h: h[1] in domains)
+            | "SourceShingles" >> beam.Map(lambda h: (h[0], h[3]))
+            | "SketchPerSource" >> beam.CombinePerKey(_SketchFn())
+        )
         edges = (
-            docs
-            | "BandKeys" >> beam.ParDo(_BandKeysFn(self.cfg))
+            hashed
+            | "BandKeys" >> beam.ParDo(_BandKeysFn(cfg), beam.pvalue.AsDict(sketches))
             | "GroupByBand" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.FlatMap(_bucket_edges, self.cfg.verify_min_jaccard)
+            | "BucketEdges" >> beam.FlatMap(_bucket_edges)
             | "DistinctEdges" >> beam.Distinct()
         )
-        components = edges | "Components" >> ConnectedComponents(self.cfg.component_rounds)
-        membership = components["membership"]
+        components = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
         keyed = docs | "KeyById" >> beam.Map(lambda d: (node_of(d), d))
-        out = (
-            {"doc": keyed, "cluster": membership}
+        split = (
+            {"doc": keyed, "cluster": components["membership"]}
             | "JoinClusters" >> beam.CoGroupByKey()
-            | "ApplyClusters" >> beam.FlatMap(_apply_clusters).with_outputs(NEAR_DUPLICATE, main=KEPT)
+            | "SplitClusters" >> beam.FlatMap(_split_clusters, cfg.ngram).with_outputs(_SURVIVOR, _MEMBER, main=KEPT)
         )
-        return {KEPT: out[KEPT], NEAR_DUPLICATE: out[NEAR_DUPLICATE], "cluster_sizes": components["sizes"]}
+        verified = (
+            {"survivor": split[_SURVIVOR], "member": split[_MEMBER]}
+            | "JoinSurvivor" >> beam.CoGroupByKey()
+            | "VerifyMembers" >> beam.FlatMap(_verify_members, cfg.ngram, cfg.verify_min_jaccard).with_outputs(
+                NEAR_DUPLICATE, main=KEPT
+            )
+        )
+        kept = (split[KEPT], verified[KEPT]) | "KeptAll" >> beam.Flatten()
+        return {KEPT: kept, NEAR_DUPLICATE: verified[NEAR_DUPLICATE], "cluster_sizes": components["sizes"]}

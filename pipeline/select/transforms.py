@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 QUALITY = "select/quality"
 CLUSTER_SIZE = "select/cluster_size"
 DUPLICATE_OF = "select/near_duplicate_of"
+NOT_DUPLICATE_OF = "select/near_duplicate_rejected"  # in a cluster, but below verify_min_jaccard to its survivor
 REMOVED_LINES = "select/removed_lines"
 CONTAMINATED_BY = "select/contaminated_by"
 ORIGINAL_DOMAIN = "select/original_domain"

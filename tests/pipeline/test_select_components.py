@@ -10,7 +10,14 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dapt.pipeline.documents import Document
-from dapt.pipeline.rules.minhash import MinHasher, choose_survivor, connected_components, estimated_jaccard
+from dapt.pipeline.rules.minhash import (
+    MinHasher,
+    choose_survivor,
+    connected_components,
+    estimated_jaccard,
+    shingle_jaccard,
+    shingles,
+)
 from dapt.pipeline.select.components import ComponentsNotConverged, ConnectedComponents, large_star, small_star
 from dapt.pipeline.select.config import NearDedupConfig
 from dapt.pipeline.select.dedup import NearDedup
@@ -69,9 +76,7 @@ def test_too_few_rounds_for_a_long_chain_fails_saying_so():
     assert issubclass(ComponentsNotConverged, RuntimeError)
 
 
-def test_near_dedup_joins_a_chain_of_edits_whose_ends_are_not_similar():
-    """Each page edits 2 words of the one before: neighbours are near-duplicates, the chain's ends are not,
-    so only transitive closure across rounds puts all 30 in one cluster (survivor: the best score)."""
+def _chain() -> list[Document]:
     rng = random.Random(9)
     toks = [f"w{rng.randrange(5000)}" for _ in range(150)]
     docs = []
@@ -81,9 +86,16 @@ def test_near_dedup_joins_a_chain_of_edits_whose_ends_are_not_similar():
         score = 0.8 if i == 17 else 0.2
         docs.append(Document(id=f"p{i:02d}", text=" ".join(toks), source="web", domain="general",
                              origin=f"f:{i}", signals={QUALITY: score}))
+    return docs
+
+
+def test_near_dedup_joins_a_chain_of_edits_whose_ends_are_not_similar():
+    """Each page edits 2 words of the one before: neighbours are near-duplicates, the chain's ends are not,
+    so only transitive closure across rounds puts all 30 in one cluster (survivor: the best score)."""
+    docs = _chain()
     assert estimated_jaccard(*(MinHasher().signature(docs[j].text) for j in (0, 29))) < 0.2
     with TestPipeline() as p:
-        out = p | beam.Create(docs) | NearDedup(NearDedupConfig())
+        out = p | beam.Create(docs) | NearDedup(NearDedupConfig(verify_min_jaccard=0.0))
         assert_that(out["kept"] | "Kept" >> beam.Map(lambda d: d.id), equal_to(["p17"]), label="kept")
         assert_that(out["cluster_sizes"], equal_to([30]), label="sizes")
         assert_that(
@@ -94,3 +106,20 @@ def test_near_dedup_joins_a_chain_of_edits_whose_ends_are_not_similar():
     with pytest.raises(Exception, match="did not converge in 1 rounds"):
         with TestPipeline() as p:
             _ = p | beam.Create(docs) | NearDedup(NearDedupConfig(component_rounds=1))
+
+
+def test_far_end_of_a_chain_is_not_removed_as_a_copy_of_the_survivor():
+    """With the default verification, a member is removed only at true Jaccard >= 0.5 to the page kept."""
+    docs = _chain()
+    kept_grams = shingles(docs[17].text, 5)
+    similar = {d.id for d in docs if shingle_jaccard(shingles(d.text, 5), kept_grams) >= 0.5} - {"p17"}
+    assert 4 <= len(similar) <= 20  # the chain's middle is removed, its ends are not
+    with TestPipeline() as p:
+        out = p | beam.Create(docs) | NearDedup(NearDedupConfig())
+        assert_that(
+            out["near_duplicates"] | "Removed" >> beam.Map(lambda d: (d.id, d.signals[DUPLICATE_OF]["jaccard"] >= 0.5)),
+            equal_to([(i, True) for i in similar]),
+            label="removed",
+        )
+        assert_that(out["kept"] | "Kept" >> beam.Map(lambda d: d.id),
+                    equal_to([d.id for d in docs if d.id not in similar]), label="kept")
