@@ -219,8 +219,9 @@ class SourceConfig(_Strict):
     id_field: str = "id"
     # The text holds HTML (raw crawl dumps in JSONL, Parquet or text files): extract its main text.
     html: bool = False
-    # Main-text extractor of HTML pages (html files, WARC responses, `html: true`); bench/results/extract.json
-    # has both on the raw_web gold sets: resiliparse is ~10x faster per CPU-second, trafilatura more precise.
+    # Main-text extractor of HTML pages (html files, WARC responses, `html: true`): trafilatura, resiliparse
+    # (~12x faster per CPU-second, less precise) or cascade (resiliparse, trafilatura where it finds < 50
+    # words); bench/results/extract.json compares them on the raw_web gold sets.
     html_extractor: Extractor = DEFAULT_EXTRACTOR
     # A file with more than this fraction of its records dead-lettered fails the stage (a binary file named
     # .jsonl, the wrong text_field); 1.0 accepts any file, with a warning line in the summary.

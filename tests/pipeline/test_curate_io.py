@@ -258,7 +258,7 @@ def test_a_text_file_that_is_an_html_page_is_extracted(tmp_path):
     assert _kinds(records) == ["doc"] and "<html>" not in records[0][1].text and "bakery" in records[0][1].text
 
 
-@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse"])
+@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse", "cascade"])
 def test_html_extractor_is_a_per_source_choice(tmp_path, extractor):
     path = tmp_path / "raw.jsonl"
     path.write_text(json.dumps({"id": "p", "text": PAGE}) + "\n")

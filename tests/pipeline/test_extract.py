@@ -10,7 +10,9 @@ import random
 
 import pytest
 
-from dapt.pipeline.curate.extract import EXTRACTORS, NO_MAIN_TEXT, extract_main_text, looks_like_html
+from dapt.pipeline.curate.extract import (
+    CASCADE_MIN_WORDS, EXTRACTORS, NO_MAIN_TEXT, extract_main_text, looks_like_html,
+)
 from dapt.pipeline.select.config import QualityModelConfig
 from dapt.pipeline.select.quality_model import load_texts, train_quality_model
 
@@ -37,6 +39,8 @@ BROKEN = {
     "binary_as_text": bytes(random.Random(1).randrange(256) for _ in range(4000)).decode("latin-1"),
     "lone_surrogate": "<html><body><p>\ud800 broken</p></body></html>",
     "deep_nesting": "<html><body>" + "<table><tr><td>" * 3000 + "cell</body></html>",
+    # resiliparse alone spends minutes on this one (quadratic in depth); it must come back in well under one.
+    "deep_divs": "<html><body>" + "<div>" * 40_000 + ARTICLE + "</body></html>",
 }
 
 
@@ -99,3 +103,10 @@ def test_broken_pages_in_quality_references_are_skipped_and_counted(tmp_path, ca
 
     summary = train_quality_model(QualityModelConfig(n_features=1 << 10), [pos], [neg], tmp_path / "q.npz")
     assert summary["negative_docs"] == 30
+
+
+def test_cascade_keeps_resiliparse_on_a_full_page_and_asks_trafilatura_on_a_thin_one():
+    full = extract_main_text(PAGE, "cascade").text
+    assert full == extract_main_text(PAGE, "resiliparse").text and len(full.split()) >= CASCADE_MIN_WORDS
+    thin = "<html><body><div class='post'><p>The council meets on Tuesday at noon in the hall.</p></div></body></html>"
+    assert extract_main_text(thin, "cascade").text == extract_main_text(thin, "trafilatura").text
