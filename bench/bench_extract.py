@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     for e in extractors:
         pages = sum(r["pages"] for r in gold)
         cpu = sum(r[e]["cpu_s"] for r in gold)
-        overall[e] = {"pages_per_cpu_s": round(pages / cpu, 1),
-                      **{k: round(sum(r[e][k] * r["pages"] for r in gold) / pages, 3) for k in ("precision", "recall", "f1")}}
+        weighted = {k: round(sum(r[e][k] * r["pages"] for r in gold) / pages, 3) for k in ("precision", "recall", "f1")}
+        overall[e] = {"pages_per_cpu_s": round(pages / cpu, 1), **weighted}
     print(table(rows, extractors))
     print("all gold pages (page-weighted): " + "; ".join(
         f"{e} {m['pages_per_cpu_s']} pages/CPU-s F1 {m['f1']:.3f}" for e, m in overall.items()))
