@@ -217,7 +217,8 @@ class SourceConfig(_Strict):
     format: Literal["auto", "jsonl", "parquet", "text", "html", "warc", "hf"] = "auto"
     text_field: str = "text"
     id_field: str = "id"
-    # The text holds HTML (raw crawl dumps in JSONL, Parquet or text files): extract its main text.
+    # The text holds HTML (raw crawl dumps in JSONL, Parquet or text files): extract its main text. A record
+    # or text file that starts like a page (`<!doctype html`, `<html`) is extracted whatever this says.
     html: bool = False
     # Main-text extractor of HTML pages (html files, WARC responses, `html: true`): trafilatura, resiliparse
     # (~12x faster per CPU-second, less precise) or cascade (resiliparse, trafilatura where it finds < 50

@@ -363,7 +363,7 @@ def _record_from_fields(
             source, path, where, f"text field {source.text_field!r} is {what}", raw, max_dead_bytes
         )
     doc_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback_id
-    if source.html:
+    if source.html or looks_like_html(text):  # a whole page is never training text with its markup
         return _html_outcome(source, doc_id, text, origin, {})
     return "doc", make_document(source, doc_id, text, origin)
 

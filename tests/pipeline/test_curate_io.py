@@ -276,3 +276,12 @@ def test_a_bad_html_extractor_is_one_line_naming_the_key(tmp_path):
     message = str(err.value)
     assert "\n" not in message and "curate.sources.0.html_extractor" in message
     assert "trafilatura" in message and "resiliparse" in message
+
+
+def test_a_jsonl_record_that_is_a_whole_page_is_extracted_without_html_true(tmp_path):
+    path = tmp_path / "dump.jsonl"
+    path.write_text(json.dumps({"id": "p", "text": PAGE}) + "\n" + json.dumps({"id": "t", "text": ARTICLE}) + "\n")
+    records = _read(_jsonl_source(path), path)
+    assert _kinds(records) == ["doc", "doc"]
+    assert "<html>" not in records[0][1].text and "bakery" in records[0][1].text and "html_chars" in records[0][1].signals
+    assert records[1][1].text == ARTICLE and "html_chars" not in records[1][1].signals
