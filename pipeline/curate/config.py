@@ -13,6 +13,8 @@ from pydantic import (
     model_validator,
 )
 
+from dapt.pipeline.curate.extract import DEFAULT_EXTRACTOR, Extractor
+
 Domain = Literal["legal", "medical", "financial", "general"]
 PiiKind = Literal["email", "phone", "ip", "card", "ssn"]
 
@@ -211,12 +213,20 @@ class SourceConfig(_Strict):
     # Globs (absolute, or relative to the cwd); for format "hf", save_to_disk folders.
     paths: list[str] = Field(default_factory=list)
     # "auto" picks the reader from the file name (.jsonl/.json/.ndjson[.gz|.zst], .parquet, .txt[.gz],
-    # .warc[.gz], .wet[.gz], a save_to_disk folder).
-    format: Literal["auto", "jsonl", "parquet", "text", "warc", "hf"] = "auto"
+    # .html/.htm[.gz], .warc[.gz], .wet[.gz], a save_to_disk folder).
+    format: Literal["auto", "jsonl", "parquet", "text", "html", "warc", "hf"] = "auto"
     text_field: str = "text"
     id_field: str = "id"
-    # The text field holds HTML (e.g. raw crawl dumps in JSONL): extract the main text with trafilatura.
+    # The text holds HTML (raw crawl dumps in JSONL, Parquet or text files): extract its main text. A record
+    # or text file that starts like a page (`<!doctype html`, `<html`) is extracted whatever this says.
     html: bool = False
+    # Main-text extractor of HTML pages (html files, WARC responses, `html: true`): trafilatura, resiliparse
+    # (~12x faster per CPU-second, less precise) or cascade (resiliparse, trafilatura where it finds < 50
+    # words); bench/results/extract.json compares them on the raw_web gold sets.
+    html_extractor: Extractor = DEFAULT_EXTRACTOR
+    # A file with more than this fraction of its records dead-lettered fails the stage (a binary file named
+    # .jsonl, the wrong text_field); 1.0 accepts any file, with a warning line in the summary.
+    max_malformed_fraction: float = Field(0.9, ge=0.0, le=1.0)
     # Plain text: one document per file, per paragraph (blank-line separated) or per line.
     text_unit: Literal["file", "paragraph", "line"] = "file"
     # A Hugging Face hub dataset name, read with datasets.load_dataset(..., streaming=True) where a network

@@ -1,7 +1,7 @@
 """Readers of raw sources and the dead-letter record (plain Python generators; Beam wraps them in DoFns).
 
 A reader yields ``("doc", Document)`` for every good record, ``("dropped", (Document, reason))`` for a record
-that has no text to keep (a WARC response that is not HTML, a page trafilatura finds no main text in), and
+that has no text to keep (a WARC response that is not HTML, a page with no main text or broken markup), and
 ``("malformed", dict)`` for every bad one, so no record vanishes: the dead letter holds the file, the line
 (or row, or byte offset), the error and the raw bytes (base64). Each document carries its input size
 (``in_chars``, ``in_words``) in ``signals`` so the stats reconcile on what came in, and its ``origin``
@@ -31,6 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from dapt.errors import UserError
 from dapt.pipeline.curate.config import SourceConfig
+from dapt.pipeline.curate.extract import extract_main_text, looks_like_html
 from dapt.pipeline.documents import Document
 from dapt.pipeline.rules.quality import count_words
 
@@ -38,6 +39,7 @@ Record = tuple[str, Any]
 HUB_PREFIX = "hf-hub://"
 _JSONL = (".jsonl", ".json", ".ndjson")
 _TEXT = (".txt", ".text", ".md")
+_HTML = (".html", ".htm", ".xhtml")
 _WARC = (".warc", ".wet", ".arc")
 _COMPRESSION = (".gz", ".zst", ".zstd")
 
@@ -70,12 +72,13 @@ def detect_format(source: SourceConfig, path: str) -> str:
     if path.startswith(HUB_PREFIX) or is_hf_folder(path):
         return "hf"
     suffix = _stem_suffix(path)
-    for fmt, suffixes in (("jsonl", _JSONL), ("text", _TEXT), ("warc", _WARC), ("parquet", (".parquet",))):
+    for fmt, suffixes in (("jsonl", _JSONL), ("text", _TEXT), ("html", _HTML), ("warc", _WARC),
+                          ("parquet", (".parquet",))):
         if suffix in suffixes:
             return fmt
     raise UserError(
         f"curate.sources[{source.name}]: cannot tell the format of {path}; set format to one of "
-        "jsonl, parquet, text, warc, hf"
+        "jsonl, parquet, text, html, warc, hf"
     )
 
 
@@ -232,27 +235,31 @@ def _unreadable_errors() -> tuple[type[BaseException], ...]:
 
 
 # ----------------------------------------------------------------------------------------------- HTML
-def extract_main_text(html: str | bytes) -> str | None:
-    """Main text of an HTML page with trafilatura (boilerplate, menus and ads removed); None if none."""
-    import trafilatura
-    from lxml import etree
-
-    try:
-        text = trafilatura.extract(html, include_comments=False, include_tables=True, deduplicate=False)
-    except (ValueError, TypeError, RecursionError, etree.LxmlError):
-        # trafilatura returns None for most bad pages; these are the parser failures seen on broken markup.
-        return None
-    return text or None
-
-
 def _html_outcome(
     source: SourceConfig, doc_id: str, html: str | bytes, origin: str, extra: dict[str, Any]
 ) -> Record:
-    text = extract_main_text(html)
-    if text is None:
-        return "dropped", (make_document(source, doc_id, "", origin, {**extra, "html_chars": len(html)}),
-                           "html/no_main_text")
-    return "doc", make_document(source, doc_id, text, origin, {**extra, "html_chars": len(html)})
+    """The page's main text as a document, or the page dropped with the extractor's reason (never a raise)."""
+    extracted = extract_main_text(html, source.html_extractor)
+    extra = {**extra, "html_chars": len(html)}
+    if extracted.text is None:
+        return "dropped", (make_document(source, doc_id, "", origin, extra), extracted.reason)
+    return "doc", make_document(source, doc_id, extracted.text, origin, extra)
+
+
+def read_html(source: SourceConfig, path: str, label: str, max_dead_bytes: int) -> Iterator[Record]:
+    """An HTML file (.html/.htm, .gz/.zst too): one page, one document of its main text.
+
+    The bytes go to the extractor undecoded, so the page's own charset declaration is honoured.
+    """
+    try:
+        with open_binary(path) as fh:
+            raw = fh.read()
+    except _unreadable_errors() as err:
+        yield "malformed", dead_letter(source, path, None, f"unreadable HTML file: {type(err).__name__}: {err}",
+                                       b"", max_dead_bytes)
+        return
+    if raw.strip():
+        yield _html_outcome(source, posixpath.basename(path), raw, f"{label}:1", {})
 
 
 # ----------------------------------------------------------------------------------------------- JSONL
@@ -356,7 +363,7 @@ def _record_from_fields(
             source, path, where, f"text field {source.text_field!r} is {what}", raw, max_dead_bytes
         )
     doc_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback_id
-    if source.html:
+    if source.html or looks_like_html(text):  # a whole page is never training text with its markup
         return _html_outcome(source, doc_id, text, origin, {})
     return "doc", make_document(source, doc_id, text, origin)
 
@@ -407,6 +414,9 @@ def read_text(source: SourceConfig, path: str, label: str, max_dead_bytes: int) 
         except UnicodeDecodeError as err:
             return "malformed", dead_letter(source, path, start, f"invalid UTF-8: {err}", raw, max_dead_bytes)
         doc_id = base if unit == "file" else f"{base}:{start}"
+        # Each unit (a file, paragraph or line) is an HTML page; a whole file that starts like one is too.
+        if source.html or (unit == "file" and looks_like_html(text)):
+            return _html_outcome(source, doc_id, text, f"{label}:{start}", {})
         return "doc", make_document(source, doc_id, text, f"{label}:{start}")
 
     try:
@@ -464,7 +474,7 @@ def warc_record_ranges(found: InputFile, split_bytes: int) -> list[InputFile]:
 def read_warc(
     source: SourceConfig, path: str, label: str, max_dead_bytes: int, start: int = 0, end: int = -1
 ) -> Iterator[Record]:
-    """WARC / WET archives: HTML responses -> main text (trafilatura); WET conversions are text already.
+    """WARC / WET archives: HTML responses -> main text (the source's extractor); WET conversions are text.
     With ``end`` >= 0, only the records starting in [start, end) (see :func:`warc_record_ranges`).
 
     Records that describe others (warcinfo, request, metadata, revisit) are not documents and are skipped;
@@ -543,7 +553,8 @@ def read_hf(source: SourceConfig, path: str, label: str, max_dead_bytes: int) ->
                                   row.get(source.id_field), raw, max_dead_bytes)
 
 
-READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "warc": read_warc, "hf": read_hf}
+READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "html": read_html, "warc": read_warc,
+           "hf": read_hf}
 
 
 def read_input(source: SourceConfig, found: InputFile, max_dead_bytes: int) -> Iterator[Record]:

@@ -64,6 +64,8 @@ def build_stats(tally: Iterable[tuple[str, str, str, int, int, int]], cfg: Curat
     per_source = {s.name: {"domain": s.domain, **empty(), "pii": {}} for s in cfg.sources}
     total = {**empty(), "pii": {}}
     for source, kind, reason, *values in tally:
+        if kind == "file":  # per-file record counts: see malformed_files
+            continue
         if kind == "pii":  # redaction counts of kept documents, not an outcome
             for target in (per_source[source], total):
                 target["pii"][reason] = target["pii"].get(reason, 0) + values[0]
@@ -100,6 +102,40 @@ def check_read_something(stats: dict[str, Any], n_files: int, dead_letters: str)
         )
 
 
+# A file with at least this fraction of dead letters gets a warning line under the summary table.
+WARN_MALFORMED_FRACTION = 0.5
+
+
+def malformed_files(tally: Iterable[tuple[str, str, str, int, int, int]]) -> list[dict[str, Any]]:
+    """Files at least WARN_MALFORMED_FRACTION dead letters, from the tally's (source, "file", label,
+    records, malformed, 0) rows, worst first."""
+    found = [{"source": source, "file": label, "records": records, "malformed": malformed,
+              "fraction": round(malformed / records, 4)}
+             for source, kind, label, records, malformed, _ in tally
+             if kind == "file" and records and malformed / records >= WARN_MALFORMED_FRACTION]
+    return sorted(found, key=lambda f: (-f["fraction"], f["source"], f["file"]))
+
+
+def _sum_pairs(values: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    records = malformed = 0
+    for r, m in values:
+        records, malformed = records + r, malformed + m
+    return records, malformed
+
+
+def check_malformed_files(files: list[dict[str, Any]], cfg: CurateConfig, dead_letters: str) -> None:
+    """Fails the stage when a file has more dead letters than its source's ``max_malformed_fraction``."""
+    limits = {s.name: s.max_malformed_fraction for s in cfg.sources}
+    over = [f for f in files if f["fraction"] > limits[f["source"]]]
+    if over:
+        f, more = over[0], f" (and {len(over) - 1} more files)" if len(over) > 1 else ""
+        raise StageFailed(
+            f"curate.sources[{f['source']}]: {f['malformed']} of {f['records']} records of {f['file']} are dead "
+            f"letters ({100 * f['fraction']:.0f}% > max_malformed_fraction {limits[f['source']]}){more}; is it the "
+            f"format its name says? See {dead_letters}, or raise curate.sources[{f['source']}].max_malformed_fraction"
+        )
+
+
 def summary_table(stats: dict[str, Any]) -> str:
     """Per source: docs and words in, kept %, duplicates, malformed and the top drop reasons."""
     rows = []
@@ -110,7 +146,9 @@ def summary_table(stats: dict[str, Any]) -> str:
         rows.append([name, entry["domain"], docs["in"], entry["words"]["in"], f"{kept_pct:.1f}", docs["duplicates"],
                      docs["malformed"], top])
     head = ["source", "domain", "docs in", "words in", "kept %", "dups", "malformed", "top drop reasons"]
-    return format_table(head, rows, align="llrrrrr")
+    warnings = [f"warning: {f['source']}/{f['file']}: {f['malformed']} of {f['records']} records malformed "
+                f"({100 * f['fraction']:.0f}%)" for f in stats.get("malformed_files", [])]
+    return "\n".join([format_table(head, rows, align="llrrrrr"), *warnings])
 
 
 TEMPORARIES = ("_tally", "_tmp")
@@ -221,10 +259,19 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
         for label, pcoll in (("read", read.dropped), ("rules", cleaned.dropped), ("dedup", duplicates)):
             writes[f"rejected/{label}"] = pcoll | f"Rejected{label.title()}Json" >> beam.Map(
                 lambda e, label=label: (f"rejected/{label}", rejected_json(e)))
+    per_file = (
+        read.files
+        | "SumFiles" >> beam.CombinePerKey(_sum_pairs)
+        | "FileRows" >> beam.MapTuple(lambda key, value: ((key[0], "file", key[1]), (*value, 0)))
+    )
     _ = (
-        {"kept": kept, "read_dropped": read.dropped, "rule_dropped": cleaned.dropped, "duplicates": duplicates,
-         "malformed": read.malformed}
-        | "Tally" >> Tally()
+        (
+            {"kept": kept, "read_dropped": read.dropped, "rule_dropped": cleaned.dropped, "duplicates": duplicates,
+             "malformed": read.malformed}
+            | "Tally" >> Tally(),
+            per_file,
+        )
+        | "TallyAndFiles" >> beam.Flatten()
         | "TallyRows" >> beam.MapTuple(lambda key, value: [*key, *value])
         | "HandBackTally" >> HandBack(out_dir / "_tally")
     )
@@ -241,6 +288,7 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
     _remove_temporaries(out_dir)
     stats = build_stats(rows, cfg)
     check_read_something(stats, len(files), str(out_dir / "dead_letter"))
+    stats["malformed_files"] = malformed_files(rows)
     stats["beam_counters"] = _counters(result, COUNTER_NAMESPACE)
     stats["beam_counters_pii"] = _counters(result, PII_NAMESPACE)
     stats["seconds"] = round(seconds, 3)
@@ -267,6 +315,7 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
         "per_source": {n: {"domain": e["domain"], "docs_in": e["docs"]["in"], "docs_kept": e["docs"]["kept"],
                            "words_kept": e["words"]["kept"]} for n, e in stats["sources"].items()},
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(summary_table(stats))
+    check_malformed_files(stats["malformed_files"], cfg, str(out_dir / "dead_letter"))
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return summary

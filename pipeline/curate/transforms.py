@@ -7,6 +7,7 @@ file's losers are known.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -33,22 +34,28 @@ MALFORMED_REASON = "malformed"
 
 
 class ReadFile(beam.DoFn):
-    """Reads one input file: documents (main), 'dropped' (doc, reason), 'malformed'."""
+    """Reads one input file: documents (main), 'dropped' (doc, reason), 'malformed', and 'files':
+    ((source, file label), (records, malformed)) of the file (of its byte range), so that a file that is
+    mostly dead letters is named in the summary."""
 
     def __init__(self, sources: Sequence[SourceConfig], max_dead_bytes: int) -> None:
         self._sources = {s.name: s for s in sources}
         self._max_dead_bytes = max_dead_bytes
 
     def process(self, element: InputFile) -> Iterable[Any]:
+        records = malformed = 0
         for kind, record in read_input(self._sources[element.source], element, self._max_dead_bytes):
+            records += 1
             if kind == "doc":
                 yield record
             elif kind == "dropped":
                 Metrics.counter(COUNTER_NAMESPACE, record[1]).inc()
                 yield TaggedOutput("dropped", record)
             else:
+                malformed += 1
                 Metrics.counter(COUNTER_NAMESPACE, MALFORMED_REASON).inc()
                 yield TaggedOutput("malformed", record)
+        yield TaggedOutput("files", ((element.source, element.label), (records, malformed)))
 
 
 class SplitArchives(beam.DoFn):
@@ -66,7 +73,8 @@ class SplitArchives(beam.DoFn):
 
 
 class ReadSources(beam.PTransform):
-    """Every input of every source -> documents ('docs'), read-time drops ('dropped'), dead letters ('malformed').
+    """Every input of every source -> documents ('docs'), read-time drops ('dropped'), dead letters ('malformed'),
+    record and dead-letter counts per file read ('files').
 
     Large files are read by several workers: JSONL as byte ranges (planned by the launcher from file
     sizes), WARC as ranges of whole records (planned on a worker, which must read the file once for them).
@@ -87,7 +95,7 @@ class ReadSources(beam.PTransform):
             | "SplitArchives" >> beam.ParDo(SplitArchives(self._sources, self._split_bytes))
             | "SpreadRanges" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(ReadFile(self._sources, self._max_dead_bytes)).with_outputs(
-                "dropped", "malformed", main="docs"
+                "dropped", "malformed", "files", main="docs"
             )
         )
 
@@ -288,9 +296,14 @@ class Tally(beam.PTransform):
 
 
 def rejected_json(element: tuple[Document, str]) -> str:
-    """A rejected document for the audit output: the record plus its reason."""
+    """A rejected document for the audit output: the record, its ``reason``, and its ``signals`` as one JSON
+    string. Which signals a document has depends on where it was dropped (a read-time drop has none of the
+    rules', a duplicate has ``duplicate_of``), so as a struct the column would change shape with the reason
+    and ``datasets.load_dataset("json", ...)`` could not load the folder; as a string it is one type."""
     doc, reason = element
-    return doc.replace(signals={**doc.signals, "reason": reason}).to_json()
+    record = {**dataclasses.asdict(doc), "reason": reason,
+              "signals": json.dumps(doc.signals, ensure_ascii=False, sort_keys=True)}
+    return json.dumps(record, ensure_ascii=False, sort_keys=True)
 
 
 class GzipLinesSink(fileio.FileSink):

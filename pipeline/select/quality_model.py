@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import random
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from tqdm import tqdm
 
 from dapt.errors import UserError
+from dapt.pipeline.curate.extract import DEFAULT_EXTRACTOR, extract_main_text, looks_like_html
 from dapt.pipeline.documents import DOMAINS, shard_paths
 from dapt.pipeline.storage import Location, use_pipeline_options
 
@@ -132,23 +134,25 @@ def params_location(model: str | Path | Location) -> Location:
     return model.parent / f"{stem}.json"
 
 
-def extract_html(html: str) -> str:
-    """Main text of an HTML page (trafilatura, as FineWeb does); '' when nothing extractable."""
-    import trafilatura  # heavy import, only when there is HTML to read
-
-    return trafilatura.extract(html, include_comments=False, include_tables=True) or ""
-
-
-def _record_text(obj: dict[str, Any]) -> str:
+def _record_text(obj: dict[str, Any], extractor: str = DEFAULT_EXTRACTOR, skipped: Counter | None = None) -> str:
+    """The text of a reference record: the main text of its ``html`` field, else its ``text`` (the main text
+    when that is an HTML page); '' when there is none, with the reason counted in ``skipped``."""
     for field in HTML_FIELDS:
         if isinstance(obj.get(field), str):
-            return extract_html(obj[field])
+            return _main_text(obj[field], extractor, skipped)
     text = obj.get("text")
     if not isinstance(text, str):
         return ""
-    if text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
-        return extract_html(text)
+    if looks_like_html(text):
+        return _main_text(text, extractor, skipped)
     return text
+
+
+def _main_text(html: str, extractor: str, skipped: Counter | None) -> str:
+    extracted = extract_main_text(html, extractor)  # the function curate's readers call
+    if extracted.text is None and skipped is not None:
+        skipped[extracted.reason] += 1
+    return extracted.text or ""
 
 
 def _iter_records(path: Location) -> Iterator[dict[str, Any]]:
@@ -173,10 +177,12 @@ def _iter_records(path: Location) -> Iterator[dict[str, Any]]:
 
 
 def load_texts(
-    locations: Sequence[str | Path], max_docs: int, seed: int, min_words: int = 20
+    locations: Sequence[str | Path], max_docs: int, seed: int, min_words: int = 20,
+    extractor: str = DEFAULT_EXTRACTOR,
 ) -> list[tuple[str, str]]:
     """Up to ``max_docs`` (text, domain) pairs (a seeded sample, HTML extracted) from JSONL(.gz) files or
-    shard folders; the domain is the record's ``domain`` field ('' when absent)."""
+    shard folders; the domain is the record's ``domain`` field ('' when absent). Pages with no main text or
+    broken markup are skipped and counted in one warning line, as curate drops them."""
     records = []
     for location in locations:
         try:
@@ -186,13 +192,16 @@ def load_texts(
         for path in paths:
             records.extend(_iter_records(path))
     random.Random(seed).shuffle(records)
-    texts = []
+    texts, skipped = [], Counter()
     for obj in tqdm(records, desc="quality texts", disable=len(records) < 500, leave=False):
-        text = _record_text(obj)
+        text = _record_text(obj, extractor, skipped)
         if len(text.split()) >= min_words:
             texts.append((text, str(obj.get("domain") or "")))
             if len(texts) >= max_docs:
                 break
+    if skipped:
+        log.warning("quality reference %s: skipped %s", ", ".join(str(p) for p in locations),
+                    ", ".join(f"{n} page(s) {reason}" for reason, n in sorted(skipped.items())))
     return texts
 
 

@@ -267,3 +267,71 @@ def test_a_warc_gzipped_as_one_stream_is_not_split(tmp_path):
     assert warc_record_ranges(whole, split_bytes=1024) == [whole]
     [(kind, letter)] = _records(_jsonl_source(path), whole)
     assert kind == "malformed" and "warcio recompress" in letter["error"]
+
+
+# ------------------------------------------------------------------ HTML files and `html: true` (issue 18)
+@pytest.mark.parametrize("name", ["page.html", "page.htm", "page.html.gz"])
+def test_an_html_file_is_read_as_html_not_as_text(tmp_path, name):
+    path = tmp_path / name
+    data = PAGE.encode("utf-8")
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    source = SourceConfig(name="s", paths=[str(path)])
+    assert detect_format(source, str(path)) == "html"
+    records = _read(source, path)
+    assert _kinds(records) == ["doc"]
+    doc = records[0][1]
+    assert "grinds flour for the bakery" in doc.text and "<" not in doc.text and "All rights reserved" not in doc.text
+    assert doc.signals["html_chars"] == len(data)
+
+
+def test_an_html_file_without_main_text_is_dropped_with_its_reason(tmp_path):
+    path = tmp_path / "empty.html"
+    path.write_text("<html><body><div><span></span></div></body></html>")
+    records = _read(SourceConfig(name="s", paths=[str(path)]), path)
+    assert _kinds(records) == ["dropped"] and records[0][1][1] == "html/no_main_text"
+
+
+@pytest.mark.parametrize("unit, expected", [("file", 1), ("line", 2)])
+def test_html_true_is_honoured_for_plain_text(tmp_path, unit, expected):
+    path = tmp_path / "pages.txt"
+    one_line = PAGE.replace("\n", " ")
+    path.write_text(one_line if unit == "file" else one_line + "\n" + one_line + "\n")
+    records = _read(SourceConfig(name="s", paths=[str(path)], format="text", text_unit=unit, html=True), path)
+    assert _kinds(records) == ["doc"] * expected
+    assert all("bakery" in d.text and "<article>" not in d.text for _, d in records)
+
+
+def test_a_text_file_that_is_an_html_page_is_extracted(tmp_path):
+    path = tmp_path / "saved_page.txt"
+    path.write_text(PAGE)
+    records = _read(SourceConfig(name="s", paths=[str(path)]), path)
+    assert _kinds(records) == ["doc"] and "<html>" not in records[0][1].text and "bakery" in records[0][1].text
+
+
+@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse", "cascade"])
+def test_html_extractor_is_a_per_source_choice(tmp_path, extractor):
+    path = tmp_path / "raw.jsonl"
+    path.write_text(json.dumps({"id": "p", "text": PAGE}) + "\n")
+    records = _read(_jsonl_source(path, html=True, html_extractor=extractor), path)
+    assert _kinds(records) == ["doc"] and "grinds flour for the bakery" in records[0][1].text
+
+
+def test_a_bad_html_extractor_is_one_line_naming_the_key(tmp_path):
+    from dapt.config import load_config, parse_overrides
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with pytest.raises(UserError) as err:
+        load_config(os.path.join(repo, "configs", "tiny.yaml"),
+                    parse_overrides(["--curate.sources.0.html_extractor=boilerpipe"]), run_dir=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and "curate.sources.0.html_extractor" in message
+    assert "trafilatura" in message and "resiliparse" in message
+
+
+def test_a_jsonl_record_that_is_a_whole_page_is_extracted_without_html_true(tmp_path):
+    path = tmp_path / "dump.jsonl"
+    path.write_text(json.dumps({"id": "p", "text": PAGE}) + "\n" + json.dumps({"id": "t", "text": ARTICLE}) + "\n")
+    records = _read(_jsonl_source(path), path)
+    assert _kinds(records) == ["doc", "doc"]
+    assert "<html>" not in records[0][1].text and "bakery" in records[0][1].text and "html_chars" in records[0][1].signals
+    assert records[1][1].text == ARTICLE and "html_chars" not in records[1][1].signals

@@ -99,7 +99,7 @@ def test_run_curate_mixed_inputs_and_sample_corpus(tmp_path, capsys):
                       "text field 'text' is missing", "text field 'text' is missing",
                       f"unreadable after line {cut_docs}"]
     assert any(base64.b64decode(r["raw_b64"]).startswith(b'{"id": "w3", "text": "caf\xe9') for r in dead)
-    rejected = {(r["id"], r["signals"]["reason"]) for r in _gz_json(out / "rejected") if r["source"] == "mixed"}
+    rejected = {(r["id"], r["reason"]) for r in _gz_json(out / "rejected") if r["source"] == "mixed"}
     assert {("w1", "gopher/short_doc"), ("w0", "dedup/exact"), ("w2", "dedup/exact")} <= rejected
 
     # The sample corpus against its ground truth.
@@ -107,7 +107,7 @@ def test_run_curate_mixed_inputs_and_sample_corpus(tmp_path, capsys):
     outcome = {}
     for name in SOURCE_DOMAIN:
         outcome.update({d.id: "kept" for d in iter_documents(out / "docs" / name)})
-    outcome.update({r["id"]: r["signals"]["reason"] for r in _gz_json(out / "rejected") if r["source"] != "mixed"})
+    outcome.update({r["id"]: r["reason"] for r in _gz_json(out / "rejected") if r["source"] != "mixed"})
     expected_prefix = {"keep": "kept", "near_duplicate": "kept", "exact_duplicate": "dedup/exact",
                        "short": "gopher/short_doc", "non_english": "language/"}
     for doc_id, info in truth.items():
