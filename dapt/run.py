@@ -48,7 +48,7 @@ def _raw_inputs(cfg: DaptConfig) -> list[list[Any]]:
     same for a bucket as for local disk; content hashing a corpus is not)."""
     from dapt.pipeline.curate.io import expand_paths  # Beam's filesystems load only for runs that curate
 
-    return [[f.path, f.size, f.updated] for source in cfg.curate.sources for f in expand_paths(source)]
+    return [list(f.identity().values()) for source in cfg.curate.sources for f in expand_paths(source)]
 
 
 def fingerprint(stage: Stage, cfg: DaptConfig, run_dir: Path | Location) -> str:

@@ -97,3 +97,13 @@ def sha256_of(path: str | Path | Location) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_of_files(paths: Iterable[Location], root: Location | None = None) -> str:
+    """One SHA-256 over several files, in order: each file's name (below ``root``, else its own) and its
+    :func:`sha256_of`, so renaming or changing any file changes it."""
+    h = hashlib.sha256()
+    for path in paths:
+        name = path.url[len(root.url) + 1 :] if root is not None else path.name
+        h.update(f"{name}\0{sha256_of(path)}\n".encode("utf-8"))
+    return h.hexdigest()

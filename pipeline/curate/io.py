@@ -96,6 +96,11 @@ class InputFile:
     start: int = 0
     end: int = -1
 
+    def identity(self) -> dict[str, Any]:
+        """What identifies a raw input to the manifest and the run cache: path, size and last-updated time
+        from its filesystem's metadata (the same for a bucket as for local disk; hashing a corpus is not cheap)."""
+        return {"path": self.path, "size": self.size, "updated": self.updated}
+
 
 def split_ranges(found: InputFile, fmt: str, split_bytes: int) -> list[InputFile]:
     """A large uncompressed JSONL file as byte ranges of ``split_bytes``; any other input whole."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -15,7 +14,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
-from dapt.pipeline.curate.io import HUB_PREFIX, InputFile, detect_format, expand_paths, is_local, split_ranges
+from dapt.pipeline.curate.io import InputFile, detect_format, expand_paths, split_ranges
 from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
     PII_NAMESPACE,
@@ -187,22 +186,6 @@ def _counters(result: Any, namespace: str) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _input_digest(found: InputFile) -> str | None:
-    """A cheap content fingerprint: size plus a hash of the first MiB of a local file (or of each file of a
-    folder); size and last-updated time from the filesystem's metadata for a remote one."""
-    if found.path.startswith(HUB_PREFIX):
-        return None
-    if not is_local(found.path):
-        return f"{found.size}:{found.updated}"
-    p = Path(found.path)
-    digest, size = hashlib.sha1(), 0
-    for f in sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]:
-        with f.open("rb") as fh:
-            digest.update(fh.read(1 << 20))
-        size += f.stat().st_size
-    return f"{size}:{digest.hexdigest()}"
-
-
 # What a run of curate owns in its folder: a rerun replaces all of it.
 CURATE_OUTPUTS = ("docs", "rejected", "dead_letter", "stats.json", "manifest.json")
 # Every output folder of the job; "rejected/*" only when write_rejected is on.
@@ -309,7 +292,7 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
     manifest = {
         "stage": "curate",
         "config": cfg.model_dump(mode="json"),
-        "inputs": [{"source": f.source, "path": f.path, "digest": _input_digest(f)} for f in files],
+        "inputs": [{"source": f.source, **f.identity()} for f in files],
         "beam_args": list(beam_args),
         "summary": summary,
         "per_source": {n: {"domain": e["domain"], "docs_in": e["docs"]["in"], "docs_kept": e["docs"]["kept"],

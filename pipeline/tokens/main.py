@@ -33,7 +33,7 @@ import apache_beam as beam
 import numpy as np
 
 from dapt.errors import UserError
-from dapt.pipeline.documents import Document, iter_documents, shard_paths
+from dapt.pipeline.documents import Document, iter_documents, sha256_of, sha256_of_files, shard_paths
 from dapt.pipeline.tokens.config import TokenizeConfig
 from dapt.pipeline.results import HandBack, handed_back
 from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
@@ -65,18 +65,6 @@ def split_hash(doc_id: str) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def file_sha256(paths: Iterable[Location], root: Location | None = None) -> str:
-    """Content hash of files (their names relative to root, then their bytes), in order."""
-    h = hashlib.sha256()
-    for path in paths:
-        name = path.url[len(root.url) + 1 :] if root is not None else path.name
-        h.update(name.encode("utf-8") + b"\0")
-        with path.open_read() as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 def tokenizer_info(tokenizer_dir: str | Path | Location) -> dict[str, Any]:
     """eos_id, vocab_size and hash of a tokenizer folder (manifest.json first, tokenizer.json as fallback)."""
     from tokenizers import Tokenizer
@@ -94,7 +82,7 @@ def tokenizer_info(tokenizer_dir: str | Path | Location) -> dict[str, Any]:
     if eos_id is None:
         raise UserError(f"tokenizer in {where} has no eos_id in manifest.json and no EOS token; retrain it with one")
     vocab_size = max(int(manifest.get("vocab_size", 0)), tok.get_vocab_size(with_added_tokens=True))
-    return {"path": path.url, "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": file_sha256([path])}
+    return {"path": path.url, "eos_id": int(eos_id), "vocab_size": vocab_size, "hash": sha256_of(path)}
 
 
 def choose_val(doc_ids: Iterable[str], cfg: TokenizeConfig) -> set[str]:
@@ -382,7 +370,7 @@ def _tokenize(cfg: TokenizeConfig, shards: list[Location], docs_dir: Location, t
     for name, s in sources.items():
         if s["val_docs"] == 0:
             log.warning("source %s has no validation documents; raise tokenize.val_fraction or val_min_docs", name)
-    input_hash = file_sha256(shards, root=None if docs_dir.is_file() else docs_dir)
+    input_hash = sha256_of_files(shards, root=None if docs_dir.is_file() else docs_dir)
     manifest = {
         "stage": "tokenize",
         "config": cfg.model_dump(),

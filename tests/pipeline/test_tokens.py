@@ -12,7 +12,7 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from dapt.errors import UserError
-from dapt.pipeline.documents import Document, iter_documents, write_documents
+from dapt.pipeline.documents import Document, iter_documents, sha256_of, write_documents
 from dapt.pipeline.tokens.config import TokenizeConfig
 from dapt.pipeline.tokens.main import bucket_of, choose_val, run_tokenize, split_hash
 from dapt.pipeline.tokens.shards import TokenFile, TokenFileWriter, dtype_for_vocab, write_token_file
@@ -167,6 +167,8 @@ def test_tokenize_output_is_independent_of_sharding(tokenized: tuple[Path, dict]
     again = run_tokenize(TokenizeConfig(val_fraction=0.1, batch_min=1, batch_max=7), docs, tokenizer_dir, tmp_path / "tokens")
     assert again["sources"] == manifest["sources"]
     assert again["tokenizer_hash"] == manifest["tokenizer_hash"]
+    # one hashing scheme: the tokenizer file hashes alike here and in every other manifest (sha256_of)
+    assert manifest["tokenizer_hash"] == sha256_of(tokenizer_dir / "tokenizer.json")
     for split in ("train", "val"):
         for f in sorted((root / "tokens" / split).iterdir()):
             assert f.read_bytes() == (tmp_path / "tokens" / split / f.name).read_bytes(), f.name
