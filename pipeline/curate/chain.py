@@ -2,7 +2,7 @@
 
 The first failing rule decides the document's single drop reason; the signals every rule computed on the
 way are returned so they are stored with kept documents and can be audited on rejected ones. Order:
-size guard, normalize, Gopher word count, language, Gopher repetition, Gopher quality, C4, FineWeb, PII —
+size guard, normalize, Gopher word count, table detection (domain profiles), language, Gopher repetition, Gopher quality, C4, FineWeb, PII —
 cheap checks first, and the same filter order as FineWeb's datatrove pipeline.
 """
 
@@ -19,6 +19,7 @@ from dapt.pipeline.rules.language import LanguageIdentifier, language_reason
 from dapt.pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
 from dapt.pipeline.rules.pii import redact_pii
 from dapt.pipeline.rules.quality import symbol_words, word_count_reason, words_of
+from dapt.pipeline.rules.tables import is_numeric_table
 
 
 @dataclasses.dataclass
@@ -60,12 +61,20 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
     elif not words:
         return Outcome(text, "size/empty", signals)
 
+    table = False
+    if rules.tables.enabled:
+        table, row_frac = is_numeric_table(text, rules.tables.min_row_fraction, rules.tables.min_lines)
+        signals["numeric_row_frac"] = round(row_frac, 4)
+        if table:
+            signals["numeric_table"] = True
+
     if rules.language.enabled:
         if langid is None:
             raise ValueError("language rules are enabled but no LanguageIdentifier was given")
-        lang, score = langid.classify(text)
+        lang, score = langid.classify(text, letters_only=rules.language.letters_only)
         signals["language"], signals["language_score"] = lang, round(score, 4)
-        reason = language_reason(lang, score, rules.language.languages, rules.language.threshold)
+        reason = language_reason(lang, score, rules.language.languages, rules.language.threshold,
+                                 undetermined_ok=table)
         if reason:
             return Outcome(text, reason, signals)
 
@@ -86,7 +95,8 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
             min_mean_word_length=gq.min_mean_word_length, max_mean_word_length=gq.max_mean_word_length,
             max_symbol_word_ratio=gq.max_symbol_word_ratio, max_bullet_lines_ratio=gq.max_bullet_lines_ratio,
             max_ellipsis_lines_ratio=gq.max_ellipsis_lines_ratio, min_alpha_words_ratio=gq.min_alpha_words_ratio,
-            min_stop_words=gq.min_stop_words,
+            # A table's rows hold labels and figures, not the function words of prose.
+            min_stop_words=None if table else gq.min_stop_words,
         )
         if reason:
             return Outcome(text, reason, signals)

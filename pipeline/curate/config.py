@@ -37,6 +37,19 @@ class LanguageRules(_Strict):
     languages: list[str] = Field(default_factory=lambda: ["en"])
     # FineWeb keeps English pages with a language score >= 0.65 (Penedo et al. 2024, §3.3).
     threshold: float = Field(0.65, ge=0.0, le=1.0)
+    # Identify the language on the lower-cased words of letters only (rules/language.py letters_of), not on
+    # figures, tickers and capitals; FineWeb identifies the raw text, so the web default is off.
+    letters_only: bool = False
+
+
+class TableRules(_Strict):
+    """Numeric tables (rules/tables.py): a document whose lines are mostly short rows with figures is judged
+    as a table, not as prose: a low language score keeps it (only a confident other language drops it) and
+    Gopher's stop-word check is skipped. Off by default (the published web rules know no tables)."""
+
+    enabled: bool = False
+    min_row_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    min_lines: int = Field(3, ge=1)
 
 
 class GopherQualityRules(_Strict):
@@ -119,6 +132,7 @@ class RuleConfig(_Strict):
     max_chars: int = Field(2_000_000, ge=1)
     normalize: NormalizeRules = Field(default_factory=NormalizeRules)
     language: LanguageRules = Field(default_factory=LanguageRules)
+    tables: TableRules = Field(default_factory=TableRules)
     gopher_quality: GopherQualityRules = Field(default_factory=GopherQualityRules)
     gopher_repetition: GopherRepetitionRules = Field(default_factory=GopherRepetitionRules)
     c4: C4Rules = Field(default_factory=C4Rules)
@@ -153,33 +167,54 @@ def _set_keys(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
 
 # Per-domain departures from the web defaults. Each one is there because real domain text in
 # ../shared/corpus failed the web rule while being exactly the text the domain model must see
-# (bench/results/curate*.json has the per-domain kept fractions; tests/pipeline/test_rules_domains.py the cases).
+# (bench/results/survival.json has the per-source survival and drop reasons, before and after;
+# tests/pipeline/test_rules_domains.py the cases).
 # Domain text repeats itself for good reasons (statutes restate defined terms and enumerate "(a)", "(b)" on
-# their own lines; MedQuAD answers repeat their "Key Points"; reports repeat table labels). Measured on
-# ../shared/corpus: the dup 5-gram character fraction of such documents is 0.15-0.35, web spam is far above.
+# their own lines; amendment acts repeat "is amended by striking ... and inserting ..."; reports repeat table
+# labels). Measured on ../shared/corpus: the dup 5-gram character fraction of such documents is 0.15-0.50.
+# Duplicated lines and paragraphs: the NCI PDQ pages of MedQuAD hold several questions whose answers share
+# whole sections ("This summary section describes treatments that are being studied in clinical trials ...",
+# the risk-factor sections of the prevention pages), repeated lines of 65 to 5,971 characters that make up
+# 10-47 % of the page; a page that is mostly repeats (link farms: ~0.8) still fails at 0.5.
 _DOMAIN_REPETITION = {
     "max_dup_line_frac": None,
     "max_dup_para_frac": None,
+    "max_dup_line_char_frac": 0.5,
+    "max_dup_para_char_frac": 0.5,
     "max_top_ngram_char_frac": {2: 0.30, 3: 0.28, 4: 0.26},
     "max_dup_ngram_char_frac": {5: 0.40, 6: 0.39, 7: 0.38, 8: 0.37, 9: 0.36, 10: 0.35},
 }
 # Line-oriented domain text (numbered clauses ending in ";" or ":", prescriptions, table rows): C4's line
 # rules would delete most of it and FineWeb's line rules call it list-like, so they are off; C4's page rules
-# (lorem ipsum, curly bracket) and one sentence at least stay.
+# (lorem ipsum, curly bracket) and one sentence at least stay. FineWeb's duplicated-line characters get the
+# same 0.5 as Gopher's above (FineWeb's 0.1 dropped 15 MedQuAD pages for the shared sections).
 _DOMAIN_LINES = {
     "c4": {"clean_lines": False, "min_sentences": 1},
-    "fineweb": {"min_line_punct_ratio": None, "max_short_line_ratio": None, "max_newline_word_ratio": None},
+    "fineweb": {"min_line_punct_ratio": None, "max_short_line_ratio": None, "max_newline_word_ratio": None,
+                "max_dup_line_char_ratio": 0.5},
+}
+# Language ID on the letter words (no figures, tickers or capitals), and numeric tables judged as tables:
+# Reuters earnings wires ("Shr 27 cts vs 29 cts / Net 13,555,000 vs 14,635,000") were 627 language drops.
+_DOMAIN_TEXT = {
+    "language": {"letters_only": True},
+    "tables": {"enabled": True},
 }
 DOMAIN_RULES: dict[str, dict[str, Any]] = {
     "general": {},
     "legal": {
         **_DOMAIN_LINES,
+        **_DOMAIN_TEXT,
         "gopher_repetition": _DOMAIN_REPETITION,
         # Citations, section numbers and years ("D.C. Code § 2-1401.02 (2001)") are words without letters.
-        "gopher_quality": {"min_alpha_words_ratio": 0.6, "max_bullet_lines_ratio": None},
+        # A contract clause or a short statute section is one sentence of 10-50 words (LegalBench's CUAD
+        # clauses: 39 % of the source are under Gopher's 50); below 10 are table-of-contents leaders. Gopher's
+        # two stop words assume 50 words at least: a one-sentence clause may hold one ("... of any ...").
+        "gopher_quality": {"min_alpha_words_ratio": 0.6, "max_bullet_lines_ratio": None, "min_words": 10,
+                           "min_stop_words": 1},
     },
     "medical": {
         **_DOMAIN_LINES,
+        **_DOMAIN_TEXT,
         "gopher_repetition": _DOMAIN_REPETITION,
         # Prescription shorthand ("Sig: 1 tab po qid pc & hs") is short words, numbers and symbols.
         "gopher_quality": {"min_mean_word_length": 2.0, "min_alpha_words_ratio": 0.6, "min_stop_words": 1,
@@ -187,9 +222,14 @@ DOMAIN_RULES: dict[str, dict[str, Any]] = {
     },
     "financial": {
         **_DOMAIN_LINES,
+        **_DOMAIN_TEXT,
         "gopher_repetition": _DOMAIN_REPETITION,
-        # Tables rendered as "Revenue | 1,234 | 1,456" and figures: many numeric words.
-        "gopher_quality": {"min_alpha_words_ratio": 0.5, "max_bullet_lines_ratio": None},
+        # Tables rendered as "Revenue | 1,234 | 1,456" (each "|" and "$" a word without letters: TAT-QA's are
+        # 0.37-0.49) and rate sheets ("us/uk 1.6180 - 1.6190": 0.36) are mostly words without letters. Wire
+        # items ("Qtly div 25 cts vs 25 cts / Pay April 24 / Record March 31") are 10-50 words (2,492 Reuters
+        # items) and, short, hold one of Gopher's stop words or none.
+        "gopher_quality": {"min_alpha_words_ratio": 0.35, "max_bullet_lines_ratio": None, "min_words": 10,
+                           "min_stop_words": 1},
     },
 }
 

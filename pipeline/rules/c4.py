@@ -49,7 +49,8 @@ def c4_clean(
         if not line:
             continue
         words = line.split()
-        if max_word_length and any(len(w) > max_word_length for w in words):
+        # A line no longer than the limit cannot hold a longer word: skips the per-word scan almost always.
+        if max_word_length and len(line) > max_word_length and any(len(w) > max_word_length for w in words):
             dropped["long_word"] += 1
             continue
         if remove_citations:

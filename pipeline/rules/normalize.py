@@ -22,10 +22,16 @@ _BLANKS_AT_LINE_ENDS = re.compile(r" \n ?|\n ")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
+# Any character the two tables change: most documents hold none, and one regex scan is much cheaper than
+# str.translate with a dict (a lookup per character).
+_TRANSLATED = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted({*_SPACES, *_DROP_CHARS})) + "]")
+
+
 def normalize_unicode(text: str) -> str:
     """NFC composition (so 'é' has one code point), unified newlines, spaces and no control characters."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_SPACES).translate(_DROP_CHARS)
+    if _TRANSLATED.search(text):
+        text = text.translate(_SPACES).translate(_DROP_CHARS)
     return unicodedata.normalize("NFC", text)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"\S+")
 # ASCII and common Unicode punctuation: a "word" made only of these is a symbol, not a word (Gopher counts
 # words that are not pure symbols).
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~‘’“”–—…«»•·§¶†‡°"
@@ -14,8 +13,12 @@ _NON_ALPHA_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
 
 
 def words_of(text: str) -> list[str]:
-    """Whitespace-delimited words (cheap and language-agnostic)."""
-    return _WORD.findall(text)
+    """Whitespace-delimited words (cheap and language-agnostic).
+
+    ``str.split()`` and the regex ``\\S+`` cut at the same characters (both use ``str.isspace``); split is
+    ~4x faster (bench/bench_curate.py profile).
+    """
+    return text.split()
 
 
 _COUNT_CHUNK = 1 << 20

@@ -78,3 +78,13 @@ def test_boilerplate_lines_are_removed(line):
 )
 def test_content_lines_stay(line):
     assert remove_boilerplate_lines(line) == (line, 0)
+
+
+@pytest.mark.parametrize("text", ["plain ascii text", "caf\u00e9 na\u00efve", "a\u00a0b\u2003c", "x\u200by\ufeffz",
+                                  "tab\there\x0bform\x0cfeed", "ctrl\x00\x07\x1f\x7f\x85end", "line\u2028sep"])
+def test_normalize_unicode_fast_path_changes_nothing(text):
+    # The regex guard only skips translate() when no character is in its tables: same output as always.
+    from dapt.pipeline.rules.normalize import _DROP_CHARS, _SPACES, normalize_unicode
+
+    expected = unicodedata.normalize("NFC", text.translate(_SPACES).translate(_DROP_CHARS))
+    assert normalize_unicode(text) == expected
