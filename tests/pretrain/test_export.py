@@ -40,7 +40,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         docs = [Document(id=f"{domain}-{i}", text=" ".join(rng.choice(words) for _ in range(rng.randint(6, 12))) + ".",
                          source=domain, domain=domain) for i in range(300)]
         write_documents(root / "docs" / domain / "part-00000.jsonl.gz", docs)
-    tok_cfg = TokenizerConfig(vocab_size=320, show_progress=False, min_sample_bytes=1000, model_max_length=SEQ)
+    tok_cfg = TokenizerConfig(vocab_size=320, show_progress=False, min_sample_bytes=1000)
     train_tokenizer(tok_cfg, root / "docs", root / "tokenizer")
     run_tokenize(TokenizeConfig(val_fraction=0.1, val_min_docs=2), root / "docs", root / "tokenizer", root / "tokens")
     run_mix(MixConfig(), root / "tokens", root / "mix", total_tokens=4000)
@@ -83,6 +83,16 @@ def test_exported_config_states_rope_theta_where_transformers_4_reads_it(exporte
     assert config["rope_theta"] == config["rope_parameters"]["rope_theta"] == ModelConfig().rope_theta
     assert config["torch_dtype"] == config["dtype"]
     AutoModelForCausalLM.from_pretrained(exported["hf"])  # 5.x still loads the folder
+
+
+def test_the_context_length_is_the_model_seq_len_in_model_and_tokenizer(exported):
+    """Issue 16: tokenizer.model_max_length and pretrain.model.seq_len stated one length twice; the tokenizer
+    folder now names none and the exported tokenizer states the model's."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(exported["tokenizer"]).model_max_length > 10**12  # no limit of its own
+    assert AutoTokenizer.from_pretrained(exported["hf"]).model_max_length == SEQ
+    assert AutoConfig.from_pretrained(exported["hf"]).max_position_embeddings == SEQ
 
 
 def test_model_tokenizer_and_token_files_agree_on_bos_eos_and_the_document_boundary(exported):
