@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dapt.errors import UserError
 from dapt.eval.config import EvalConfig
@@ -68,6 +68,24 @@ class DaptConfig(BaseModel):
     pretrain: PretrainConfig = PretrainConfig()
     baseline: BaselineConfig = BaselineConfig()
     eval: EvalConfig = EvalConfig()
+
+    @model_validator(mode="after")
+    def _stated_once(self) -> DaptConfig:
+        """The context length is pretrain.model.seq_len and the training precision pretrain.precision; a
+        second statement of either (tokenizer.model_max_length, plan.precision) may only repeat it."""
+        seq_len, max_len = self.pretrain.model.seq_len, self.tokenizer.model_max_length
+        if max_len is not None and max_len != seq_len:
+            raise UserError(f"tokenizer.model_max_length={max_len} but pretrain.model.seq_len={seq_len}: the "
+                             "context length is pretrain.model.seq_len (the exported tokenizer states it); drop "
+                             "tokenizer.model_max_length")
+        trained = self.pretrain.precision
+        if trained != "auto":
+            if "precision" not in self.plan.model_fields_set:
+                self.plan = self.plan.model_copy(update={"precision": trained})
+            elif self.plan.precision != trained:
+                raise UserError(f"plan.precision={self.plan.precision} but pretrain.precision={trained}: the "
+                                 "planner plans the precision the trainer uses; drop plan.precision")
+        return self
 
     @property
     def run_location(self) -> Location:

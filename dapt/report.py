@@ -72,8 +72,9 @@ def plot_funnel(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def plot_model_losses(run_dir: Path, path: Path) -> dict[str, dict[str, Any]]:
-    """Train and validation losses of both models against tokens in one figure (a single run's own
-    plot is pretrain's loss.png); returns each model's curve summary."""
+    """Both models' validation losses against tokens, one panel per held-out group; returns each model's
+    curve summary. Training losses are left out: each model's is measured on its own mixture, so two of
+    them on one axis compare different data (a single run's training curve is pretrain's loss.png)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     found: dict[str, dict[str, Any]] = {}
     for (name, folder), color in zip(MODELS.items(), ("tab:blue", "tab:orange")):
@@ -81,16 +82,14 @@ def plot_model_losses(run_dir: Path, path: Path) -> dict[str, dict[str, Any]]:
         if not any(curves.values()):
             continue
         found[name] = {"train_points": len(curves["train"]), "val_points": len(curves.get("domain", []))}
-        if curves["train"]:
-            axes[0].plot(*zip(*curves["train"]), color=color, label=f"{name} train")
-        for group, style in (("domain", "-"), ("general", "--")):
+        for ax, group in zip(axes, ("domain", "general")):
             if curves.get(group):
-                axes[1].plot(*zip(*curves[group]), style, color=color, marker="o", ms=3, label=f"{name} val {group}")
-    axes[0].set_title("training loss")
-    axes[1].set_title("validation loss (solid: domain, dashed: general)")
-    for ax in axes:
+                ax.plot(*zip(*curves[group]), color=color, marker="o", ms=3, label=f"{name}")
+    for ax, group in zip(axes, ("domain", "general")):
+        ax.set_title(f"validation loss, held-out {group} tokens")
         ax.set_xlabel("tokens")
-        ax.legend(fontsize=7)
+        if ax.lines:
+            ax.legend(fontsize=7)
     axes[0].set_ylabel("cross-entropy (nats/token)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -152,6 +151,10 @@ def _synthetic_notice(cfg: DaptConfig) -> list[str]:
             "works end to end; they say nothing about domain adaptation on real text.", ""]
 
 
+def _loss(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "n/a"
+
+
 def _tokens_per_param(summary: dict[str, Any]) -> str:
     n = summary.get("n_params")
     return f"{summary['tokens'] / n:.2f}" if n else "n/a"
@@ -205,15 +208,21 @@ def write_run_report(cfg: DaptConfig, run_dir: Path) -> dict[str, Any]:
     curves = plot_model_losses(run_dir, out / "losses.png")
     if curves:
         md += ["## 5. Pre-training", "",
-               "| model | parameters | steps | tokens | tokens per parameter | initial loss | final loss | stop reason |",
+               "| model | parameters | steps | tokens | tokens per parameter | val loss domain | val loss general | stop reason |",
                "|---|---|---|---|---|---|---|---|"]
         for name, folder in MODELS.items():
             s = _load(run_dir / folder / "summary.json")
             if s:
                 params = f"{s['n_params']:,}" if s.get("n_params") else "n/a"
+                val = [_loss(s.get("val_losses", {}).get(g)) for g in ("domain", "general")]
                 md.append(f"| {name} | {params} | {s['steps']} | {s['tokens']:,} | {_tokens_per_param(s)} | "
-                          f"{s['initial_train_loss']:.4f} | {s['final_train_loss']:.4f} | {s['stop_reason']} |")
-        md += ["", f"Chinchilla's compute-optimal budget is about {CHINCHILLA_TOKENS_PER_PARAM} tokens per parameter "
+                          f"{val[0]} | {val[1]} | {s['stop_reason']} |")
+        same = "the same held-out tokens" if cfg.baseline.tokenizer == "domain" else (
+            "each model's own tokenizer's tokens, so they are not comparable across the two models (bits/byte in "
+            "the evaluation is)")
+        md += ["", "Validation losses (nats per token) are the last evaluation's, on " + same + ". Training losses "
+               "are not compared: each model's is measured on its own mixture (its own `loss.png`).", "",
+               f"Chinchilla's compute-optimal budget is about {CHINCHILLA_TOKENS_PER_PARAM} tokens per parameter "
                "(Hoffmann et al. 2022); a model trained on far fewer is not converged and its comparisons are "
                "early-training ones.", "", "![loss curves](losses.png)", ""]
 

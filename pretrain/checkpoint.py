@@ -267,6 +267,9 @@ def export_hf(engine: Any, hf_dir: Path, tokenizer_dir: Path, rank: int) -> None
             # other BOS; lm-eval puts the tokenizer's BOS before each window (tokenizer folders saved
             # before BOS became the boundary name "<s>", which never occurs in training).
             tok.bos_token = tok.eos_token
+        # The context length is stated once, as the model's seq_len (max_position_embeddings); the
+        # tokenizer beside the model says the same.
+        tok.model_max_length = module.config.max_position_embeddings
         save_portable(tok, hf_dir)
     _barrier()
 

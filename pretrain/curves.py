@@ -25,8 +25,13 @@ def loss_curves(metrics_path: Path, x: str = "step") -> dict[str, list[tuple[flo
         if "event" in r:
             continue
         if "loss" in r:
-            curves["train"].append((r[x], r["loss"]))
+            curves["train"].append((r[x], _number(r["loss"])))
         for key, value in r.items():
             if key.startswith("val.") and key != "val.monitored":
-                curves[key[len("val."):]].append((r[x], value))
+                curves[key[len("val."):]].append((r[x], _number(value)))
     return dict(curves)
+
+
+def _number(value: float | None) -> float:
+    """A loss as written by strict_json: null (a NaN or inf the run hit) reads back as NaN."""
+    return float("nan") if value is None else value

@@ -34,16 +34,26 @@ class GPUSpec:
     name: str
     memory_bytes: int  # nvidia-smi memory.total
     peak_tflops: float  # dense bf16/fp16 tensor-core peak, vendor datasheet (no sparsity)
+    device_name: str  # the part of torch.cuda.get_device_name() that names this card (upper case)
 
 
-# Memory: `nvidia-smi --query-gpu=memory.total` of each card; peaks: NVIDIA datasheets (A100: 312,
-# H100 SXM / H200 SXM: 989.4 dense BF16; RTX 4090: 165.2 BF16 with FP32 accumulate).
+# The one GPU table: the planner sizes with it (plan.gpu_type) and the trainer reads its MFU peak from
+# it by device name (`gpu_for_device`). Memory: `nvidia-smi --query-gpu=memory.total` of each card
+# (V100, GH200: the nominal GiB); peaks: NVIDIA datasheets, dense 16-bit tensor cores (A100: 312;
+# H100 SXM / H200 / GH200: 989.4; H100 PCIe: 756; RTX 4090: 165.2 BF16 with FP32 accumulate; V100: fp16).
+# Device names are matched longest first, so "H100 PCIE" wins over "H100" and "GH200" over "H200".
 GPUS: dict[str, GPUSpec] = {
-    "a100-40gb": GPUSpec("a100-40gb", 40960 * MIB, 312.0),
-    "a100-80gb": GPUSpec("a100-80gb", 81920 * MIB, 312.0),
-    "h100-80gb": GPUSpec("h100-80gb", 81559 * MIB, 989.4),
-    "h200-141gb": GPUSpec("h200-141gb", 143771 * MIB, 989.4),
-    "rtx4090-24gb": GPUSpec("rtx4090-24gb", 24564 * MIB, 165.2),
+    "a100-40gb": GPUSpec("a100-40gb", 40960 * MIB, 312.0, "A100"),
+    "a100-80gb": GPUSpec("a100-80gb", 81920 * MIB, 312.0, "A100"),
+    "gh200-96gb": GPUSpec("gh200-96gb", 96 * 1024 * MIB, 989.4, "GH200"),
+    "h100-pcie-80gb": GPUSpec("h100-pcie-80gb", 81559 * MIB, 756.0, "H100 PCIE"),
+    "h100-80gb": GPUSpec("h100-80gb", 81559 * MIB, 989.4, "H100"),
+    "h200-141gb": GPUSpec("h200-141gb", 143771 * MIB, 989.4, "H200"),
+    "l40s-48gb": GPUSpec("l40s-48gb", 46068 * MIB, 362.0, "L40S"),
+    "l4-24gb": GPUSpec("l4-24gb", 23034 * MIB, 121.0, "L4"),
+    "rtx4090-24gb": GPUSpec("rtx4090-24gb", 24564 * MIB, 165.2, "RTX 4090"),
+    "v100-32gb": GPUSpec("v100-32gb", 32 * 1024 * MIB, 125.0, "V100"),
+    "t4-16gb": GPUSpec("t4-16gb", 15360 * MIB, 65.0, "T4"),
 }
 # CUDA context, NCCL and DeepSpeed communication buckets: ~1-2 GB in practice; reserve it plus 10%
 # of the card for allocator fragmentation before declaring that a plan fits.
@@ -58,6 +68,15 @@ def gpu_spec(name: str) -> GPUSpec:
     if key not in GPUS:
         raise UserError(f"unknown GPU type {name!r}; use one of {', '.join(GPUS)} (or give plan.flops directly)")
     return GPUS[key]
+
+
+def gpu_for_device(device_name: str) -> GPUSpec | None:
+    """The table's card for a `torch.cuda.get_device_name()` string, None when it is not in the table."""
+    key = device_name.upper()
+    for spec in sorted(GPUS.values(), key=lambda g: -len(g.device_name)):  # "H100 PCIE" before "H100"
+        if spec.device_name in key:
+            return spec
+    return None
 
 
 def bytes_per_element(precision: str) -> int:

@@ -13,13 +13,9 @@ from typing import Any
 import torch
 
 from dapt.pretrain.validation import GROUPS
+from dapt.summary import strict_json
 
 log = logging.getLogger(__name__)
-
-
-def jsonable(value: float | None) -> float | str | None:
-    """NaN and inf as strings: json.dumps would write bare NaN, which strict JSON readers refuse."""
-    return value if value is None or math.isfinite(value) else str(value)
 
 
 def memory_gib(device: torch.device) -> float:
@@ -57,7 +53,7 @@ class MetricsLog:
 
     def emit(self, record: dict[str, Any]) -> None:
         if self.file is not None:
-            self.file.write(json.dumps(record) + "\n")
+            self.file.write(json.dumps(strict_json(record)) + "\n")  # a NaN loss is null, never bare NaN
             self.file.flush()
         if self.tb is not None and "step" in record:
             for k, v in record.items():

@@ -12,6 +12,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from dapt.pretrain.config import ModelConfig
+from dapt.pretrain.memory import gpu_for_device
 from dapt.pretrain.shape import ModelShape, ffn_width, pad_vocab
 
 
@@ -75,26 +76,7 @@ def flops_per_token(shape: ModelShape) -> float:
     return 6.0 * n + 12.0 * shape.n_layers * shape.d_model * shape.seq_len
 
 
-# Dense 16-bit tensor-core peaks from the vendor datasheets (TFLOP/s, no sparsity), matched on the
-# `torch.cuda.get_device_name()` string; the first match wins, so specific names come first.
-PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
-    ("H200", 989.4),
-    ("H100 PCIE", 756.0),
-    ("H100", 989.4),  # SXM / HBM3
-    ("GH200", 989.4),
-    ("A100", 312.0),
-    ("L40S", 362.0),
-    ("L4", 121.0),
-    ("RTX 4090", 165.2),
-    ("V100", 125.0),  # fp16 tensor cores
-    ("T4", 65.0),
-)
-
-
 def device_peak_flops(name: str) -> float | None:
-    """Peak FLOP/s of a device by name, None when unknown (CPUs: MFU is not reported)."""
-    key = name.upper()
-    for pattern, tflops in PEAK_TFLOPS:
-        if pattern in key:
-            return tflops * 1e12
-    return None
+    """Peak FLOP/s of a device by name from the planner's GPU table, None when unknown (CPUs: no MFU)."""
+    spec = gpu_for_device(name)
+    return spec.peak_tflops * 1e12 if spec else None

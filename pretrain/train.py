@@ -32,7 +32,7 @@ from dapt.pretrain.engine import deepspeed_config, init_distributed, optimizer_a
 from dapt.pretrain.gate import StepGate
 from dapt.pretrain.guards import LOSS_SCALE_SKIP, EarlyStopping, SpikeGuard
 from dapt.pretrain.memory import check_fits
-from dapt.pretrain.metrics import MetricsLog, jsonable, plot_losses
+from dapt.pretrain.metrics import MetricsLog, plot_losses
 from dapt.pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
 from dapt.pretrain.schedule import batch_at, lr_at
 from dapt.pretrain.validation import all_mean, evaluate, monitored, next_token_loss, validation_sets
@@ -299,7 +299,7 @@ def _skip_micro_batch(run: Run, step: int, reason: str, loss: float) -> bool:
     """Counts and logs a spiking micro-batch; True when spikes came so often that the run rolls back."""
     run.state["skipped_samples"] += run.unit
     rollback = run.guard.record_spike(reason, step)
-    run.metrics.emit({"event": reason, "step": step, "loss": jsonable(loss), "cursor": run.state["cursor"] - 1})
+    run.metrics.emit({"event": reason, "step": step, "loss": loss, "cursor": run.state["cursor"] - 1})
     run.metrics.warn("step %d: %s (loss %s); batch skipped", step, reason, loss)
     return rollback
 
@@ -308,7 +308,7 @@ def _refused(run: Run, step: int, gbatch: int, reason: str, grad_norm: float | N
     """A refused or skipped update: the batch's data is skipped, the step and its tokens are not counted.
     fp16's loss-scale skips are expected and never count towards a rollback."""
     run.state["skipped_samples"] += gbatch
-    run.metrics.emit({"event": reason, "step": step, "grad_norm": jsonable(grad_norm), "cursor": run.state["cursor"]})
+    run.metrics.emit({"event": reason, "step": step, "grad_norm": grad_norm, "cursor": run.state["cursor"]})
     run.metrics.warn("step %d: %s (grad-norm %s); update skipped", step, reason, grad_norm)
     if reason != LOSS_SCALE_SKIP and run.guard.record_spike(reason, step):
         roll_back(run, step)

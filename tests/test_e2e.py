@@ -124,3 +124,29 @@ def test_a_sweep_shares_the_finished_data_stages_of_another_run(tmp_path, capsys
     assert "tokenizer          cached" in out and "tokenize           ran" in out
     assert (b / "tokens").is_dir() and not (b / "tokens").is_symlink()
     assert (a / "tokens" / "_SUCCESS.json").read_text() == a_marker
+
+
+@pytest.mark.slow
+def test_a_changed_lr_in_a_sweep_gives_two_models_each_with_its_own_config(tmp_path, capsys):
+    """Issue 18, done-when: `dapt run` twice with a changed --pretrain.lr gives two different models with the
+    right configs recorded; the second run shares the first's data stages and leaves its model alone."""
+    import hashlib
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["run", str(REPO / "configs" / "tiny.yaml"), "--until", "pretrain", "--baseline.enabled=false",
+              *SMALL, "--pretrain.token_target=8192"]  # 8 steps
+
+    def weights(run: Path) -> str:
+        return hashlib.sha256((run / "model" / "hf" / "model.safetensors").read_bytes()).hexdigest()
+
+    assert main([*common, "--run-dir", str(a)]) == 0
+    first = weights(a)
+    capsys.readouterr()
+    assert main([*common, "--run-dir", str(b), "--data-from", str(a), "--pretrain.lr=1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "tokenize           shared" in out and "pretrain           ran" in out
+    assert weights(a) == first != weights(b)
+    for run, lr in ((a, 3e-3), (b, 1e-3)):
+        assert f"lr: {lr}" in (run / "config.resolved.yaml").read_text()
+        assert json.loads((run / "model" / "manifest.json").read_text())["config"]["pretrain"]["lr"] == lr
+        assert json.loads((run / "model" / "_SUCCESS.json").read_text())["summary"]["steps"] == 8

@@ -63,8 +63,10 @@ class TokenizerConfig(BaseModel):
     pad_token: str = "<pad>"
     unk_token: str = "<unk>"
     extra_special_tokens: list[str] = Field(default_factory=list)
-    # BloombergGPT and the Llama 1 family trained on 2,048-token contexts.
-    model_max_length: int = Field(2048, ge=1)
+    # The context length is the model's (pretrain.model.seq_len): the exported model/hf tokenizer states
+    # it, and a tokenizer folder names no limit of its own. Set it only for a tokenizer used outside a
+    # run; inside one it must equal pretrain.model.seq_len.
+    model_max_length: int | None = Field(None, ge=1)
     show_progress: bool = True
     report: TokenizerReportConfig = Field(default_factory=TokenizerReportConfig)
 

@@ -239,7 +239,7 @@ def save_for_transformers(tok: Tokenizer, cfg: TokenizerConfig, out_dir: Path, e
         pad_token=cfg.pad_token,
         unk_token=cfg.unk_token,
         additional_special_tokens=[*cfg.extra_special_tokens, *extra] or None,
-        model_max_length=cfg.model_max_length,
+        **({"model_max_length": cfg.model_max_length} if cfg.model_max_length else {}),
         # Byte-level decoding is exact; the "clean up" pass would drop spaces before punctuation.
         clean_up_tokenization_spaces=False,
     )

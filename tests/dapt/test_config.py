@@ -110,3 +110,19 @@ def test_a_typo_inside_curate_rules_is_one_line_naming_the_key(override, key, va
     message = str(err.value)
     assert "\n" not in message
     assert f"{key}: unknown key; valid keys here:" in message and valid in message
+
+
+def test_context_length_and_precision_are_stated_once():
+    """Issue 16: the context length is pretrain.model.seq_len and the precision pretrain.precision; the
+    tokenizer's model_max_length and the planner's precision may only repeat them."""
+    cfg = load_config(REPO / "configs" / "tiny.yaml")
+    assert cfg.tokenizer.model_max_length is None  # tiny.yaml states the length once
+    assert load_config(REPO / "configs" / "tiny.yaml", {"tokenizer.model_max_length": 128}).tokenizer.model_max_length == 128
+    with pytest.raises(UserError, match="tokenizer.model_max_length=64 but pretrain.model.seq_len=128"):
+        load_config(REPO / "configs" / "tiny.yaml", {"tokenizer.model_max_length": 64})
+    assert load_config(REPO / "configs" / "finance.yaml").plan.precision == "bf16"  # stated twice, alike: accepted
+    trained_bf16 = {"pretrain.precision": "bf16"}
+    unstated = load_config(REPO / "configs" / "tiny.yaml", {**trained_bf16, "plan": {"gpu_type": "a100-80gb"}})
+    assert unstated.plan.precision == "bf16"  # a plan that states no precision takes the trainer's
+    with pytest.raises(UserError, match="plan.precision=fp32 but pretrain.precision=bf16"):
+        load_config(REPO / "configs" / "tiny.yaml", trained_bf16)  # tiny.yaml's plan says fp32

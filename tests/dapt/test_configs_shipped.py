@@ -38,6 +38,12 @@ def test_shipped_config_validates(name):
     assert set(cfg.select.selection.keep_token_fraction) <= names
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_config_writes_tensorboard_logs(name):
+    """Issue 18: TensorBoard logs by default; tiny.yaml and study.yaml used to turn it off."""
+    assert load_config(REPO / "configs" / name).pretrain.tensorboard, name
+
+
 def _fake_sources(cfg) -> dict[str, dict]:
     return {
         s.name: {"group": "general" if s.domain == "general" else "domain", "domain": s.domain,

@@ -44,7 +44,8 @@ def _write_run(run_dir: Path) -> None:
     for folder, loss in (("model", 3.25), ("baseline/model", 1.43)):
         (run_dir / folder).mkdir(parents=True)
         summary = {"steps": 98, "tokens": 401_408, "n_params": 393_536, "initial_train_loss": 7.7,
-                   "final_train_loss": loss, "stop_reason": "token_target"}
+                   "final_train_loss": loss, "stop_reason": "token_target",
+                   "val_losses": {"domain": loss + 1.0, "general": loss + 0.5}}
         (run_dir / folder / "summary.json").write_text(json.dumps(summary))
         (run_dir / folder / "metrics.jsonl").write_text(json.dumps({"step": 1, "tokens": 4096, "loss": 7.7}) + "\n")
 
@@ -62,6 +63,11 @@ def test_run_report_states_domains_signs_tokens_per_parameter_and_the_synthetic_
     assert md.count("Sign convention") == 1
     # tokens per parameter for every trained model, against Chinchilla's 20
     assert md.count(f"| {401_408 / 393_536:.2f} |") == 2 and "20 tokens per parameter" in md
+    # training losses were measured on different mixtures: not compared; validation losses on the same tokens are
+    pretraining = md.split("## 5. Pre-training")[1].split("## 6.")[0]
+    assert "3.2500" not in pretraining and "1.4300" not in pretraining  # the two final training losses
+    assert "| 4.2500 | 3.7500 |" in pretraining and "| 2.4300 | 1.9300 |" in pretraining
+    assert "Training losses are not compared" in pretraining and "same held-out tokens" in pretraining
     # the tiny config generates its corpus: said so before any number
     assert "Synthetic corpus" in headline
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import math
+
+import torch
+
 from dapt.pretrain.curves import loss_curves
+from dapt.pretrain.metrics import MetricsLog
 
 
 def test_event_rows_are_not_points(tmp_path):
@@ -20,3 +25,21 @@ def test_event_rows_are_not_points(tmp_path):
                                              "general": [(128, 3.7)]}
     assert loss_curves(path)["train"] == [(1, 4.0), (3, 3.0)]
     assert loss_curves(tmp_path / "missing.jsonl") == {"train": []}
+
+
+def test_metrics_rows_are_strict_json_and_a_nan_reads_back_as_nan(tmp_path):
+    """metrics.jsonl goes through the one strict-JSON helper: a NaN validation loss is null, not bare NaN."""
+    log = MetricsLog(tmp_path, rank=0, tensorboard=False, token_target=100, tokens=0, device=torch.device("cpu"),
+                     flops_per_token_peak=None)
+    log.emit({"step": 1, "tokens": 64, "loss": 4.0})
+    log.emit({"step": 1, "tokens": 64, "val.domain": float("nan"), "val.general": 3.5})
+    log.emit({"event": "skip/nonfinite_loss", "step": 2, "loss": float("inf"), "cursor": 1})
+    log.close()
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"bare {constant} in metrics.jsonl")
+
+    rows = [json.loads(line, parse_constant=refuse) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows[1]["val.domain"] is None and rows[2]["loss"] is None
+    curves = loss_curves(tmp_path / "metrics.jsonl")
+    assert curves["train"] == [(1, 4.0)] and math.isnan(curves["domain"][0][1]) and curves["general"] == [(1, 3.5)]

@@ -174,7 +174,7 @@ def test_recommend_lowest_stage_that_fits():
     option, _ = recommend(SHAPE_7B, GPUS["rtx4090-24gb"].memory_bytes, num_gpus=1)
     assert option == (2, True, False)
     rows = {r["gpu"]: r for r in fits_table(SHAPE_1B, num_gpus=1)}
-    assert set(rows) == {"a100-40gb", "a100-80gb", "h100-80gb", "h200-141gb", "rtx4090-24gb"}
+    assert set(rows) == set(GPUS)  # every card of the one GPU table the trainer reads its peak from too
     assert rows["h200-141gb"]["zero_stage"] == 0 and rows["a100-40gb"]["fits"]
 
 
@@ -227,3 +227,13 @@ def test_check_fits_on_a_cpu_run_checks_host_memory():
 def test_bad_input_is_user_error(call, words):
     with pytest.raises(UserError, match=words):
         call()
+
+
+def test_the_trainer_reads_its_mfu_peak_from_the_planner_gpu_table():
+    """Issue 16: one GPU table for the planner (plan.gpu_type) and the trainer's MFU (by device name)."""
+    from dapt.pretrain.model import device_peak_flops
+
+    for spec in GPUS.values():
+        assert device_peak_flops(f"NVIDIA {spec.device_name.title()} 80GB") == spec.peak_tflops * 1e12, spec.name
+    assert device_peak_flops("NVIDIA GH200 480GB") == GPUS["gh200-96gb"].peak_tflops * 1e12
+    assert device_peak_flops("NVIDIA H100 PCIe") == GPUS["h100-pcie-80gb"].peak_tflops * 1e12
