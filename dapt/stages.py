@@ -16,6 +16,7 @@ from typing import Any
 from dapt.config import DaptConfig
 from dapt.errors import UserError
 from dapt.pipeline.storage import Location
+from dapt.manifest import read_manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,14 +137,14 @@ def model_shape(ctx: Context, tokenizer_dir: Path):
     """The configured model's exact shape with this tokenizer's vocabulary (padded as the trainer pads it)."""
     from dapt.pretrain.model import model_shape as shape_of
 
-    vocab = int(_read_json(tokenizer_dir / "manifest.json")["vocab_size"])
+    vocab = int(read_manifest(tokenizer_dir, "run `dapt tokenizer` first")["vocab_size"])
     return shape_of(ctx.cfg.pretrain.model, vocab)
 
 
 def _plan(ctx: Context) -> dict[str, Any]:
     from dapt.pretrain.plan import run_plan
 
-    tokens = _read_json(ctx.path("tokens", "manifest.json"))
+    tokens = read_manifest(ctx.path("tokens"), "run `dapt tokenize` first")
     available = sum(int(s["train_tokens"]) for s in tokens["sources"].values())
     return run_plan(
         ctx.cfg.plan, ctx.path("plan"), available_tokens=available, shape=model_shape(ctx, ctx.path("tokenizer"))
@@ -222,7 +223,7 @@ def _baseline_pretrain(ctx: Context) -> dict[str, Any]:
 
 def heldout_files(ctx: Context) -> dict[str, list[Path]]:
     """The held-out text per mixture group ("domain", "general"), from the tokenize manifest."""
-    manifest = _read_json(ctx.path("tokens", "manifest.json"))
+    manifest = read_manifest(ctx.path("tokens"), "run `dapt tokenize` first")
     groups: dict[str, list[Path]] = {}
     for name, source in sorted(manifest["sources"].items()):
         path = ctx.path("tokens", "val_text", f"{name}.jsonl.gz")

@@ -27,6 +27,7 @@ from dapt.eval.bootstrap import bits_per_byte, bpb_interval, paired_difference
 from dapt.eval.config import EvalConfig
 from dapt.pipeline.documents import iter_documents
 from dapt.summary import strict_json
+from dapt.manifest import write_manifest
 
 # Nothing may be fetched at run time; set before the HF libraries are first imported (they read these
 # once). setdefault: a user with a network who wants the harness's hub tasks can export HF_HUB_OFFLINE=0.
@@ -146,7 +147,7 @@ def run_eval(
         "results": str(results_path),
         "report": {k: v for k, v in report.items() if k != "tasks_table"},
     }
-    (out_dir / "manifest.json").write_text(json.dumps(strict_json(summary, handle_non_serializable), indent=2) + "\n")
+    write_manifest(out_dir, strict_json(summary, handle_non_serializable))
     return summary
 
 

@@ -19,7 +19,6 @@ sequential part is the blending table: which source each sample comes from, 3 by
 from __future__ import annotations
 
 import heapq
-import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 from dapt.errors import UserError
 from dapt.pipeline.tokens.shards import TokenFile
 from dapt.pretrain.mixture import MixConfig, MixturePlan, SourcePlan, effective_tokens, plan_mixture, run_mix
+from dapt.manifest import read_manifest
 
 __all__ = [
     "MixConfig",
@@ -247,10 +247,7 @@ class MixtureSampler:
 
 
 def _val_sources(tokens_dir: Path, group: str) -> list[str]:
-    path = tokens_dir / "manifest.json"
-    if not path.is_file():
-        raise UserError(f"no token manifest at {path}; run `dapt tokenize` first")
-    sources = json.loads(path.read_text())["sources"]
+    sources = read_manifest(tokens_dir, "run `dapt tokenize` first")["sources"]
     return sorted(n for n, s in sources.items() if s["group"] == group and int(s["val_tokens"]) > 0)
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dapt.errors import UserError
 from dapt.pretrain.scaling_laws import R_STAR_D, effective_data
 from dapt.summary import format_table
+from dapt.manifest import MANIFEST, read_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -204,18 +205,14 @@ def mixture_table(plan: Mapping[str, Any], markdown: bool = False) -> str:
 def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int | None = None) -> dict[str, Any]:
     """Plans the mixture from tokens_dir/manifest.json; writes mix.json and mix.md; prints the table."""
     tokens_dir, out_dir = Path(tokens_dir), Path(out_dir)
-    manifest_path = tokens_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise UserError(f"no token manifest at {manifest_path}; run `dapt tokenize` first")
-    manifest_text = manifest_path.read_text()
-    manifest = json.loads(manifest_text)
+    manifest = read_manifest(tokens_dir, "run `dapt tokenize` first")
     plan = plan_mixture(cfg, manifest["sources"], total_tokens)
     result = {
         "stage": "mix",
         "config": cfg.model_dump(),
         "inputs": {
             "tokens_dir": str(tokens_dir),
-            "tokens_manifest_hash": hashlib.sha256(manifest_text.encode()).hexdigest(),
+            "tokens_manifest_hash": hashlib.sha256((tokens_dir / MANIFEST).read_bytes()).hexdigest(),
             "total_tokens_arg": total_tokens,
         },
         "eos_id": manifest.get("eos_id"),
@@ -224,7 +221,7 @@ def run_mix(cfg: MixConfig, tokens_dir: Path, out_dir: Path, total_tokens: int |
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "mix.json").write_text(json.dumps(result, indent=2))
-    (out_dir / "manifest.json").write_text(json.dumps({k: v for k, v in result.items() if k != "sources"} | {"n_sources": len(plan["sources"])}, indent=2))
+    write_manifest(out_dir, {k: v for k, v in result.items() if k != "sources"} | {"n_sources": len(plan["sources"])})
     md = [
         "# Mixture plan",
         "",

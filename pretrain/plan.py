@@ -21,6 +21,7 @@ from dapt.pretrain.scaling_laws import (
     tokens_for_params, training_flops,
 )
 from dapt.pretrain.shape import ModelShape, count_params, model_shape_for
+from dapt.manifest import write_manifest
 
 # With full activation checkpointing the forward pass runs twice: 8ND hardware FLOPs for 6ND of model
 # FLOPs, so BloombergGPT (§3.3) plugs 0.75 x its GPU-hour budget into the Chinchilla equations.
@@ -216,7 +217,7 @@ def run_plan(cfg: PlanConfig, out_dir: Path, n_params: int | None = None, availa
         manifest = {"stage": "plan", "config": cfg.model_dump(),
                     "inputs": {"n_params": n_params, "available_tokens": available_tokens},
                     "token_target": token_target, "n_params": summary["n_params"]}
-        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
+        write_manifest(out_dir, manifest)
     print(format_plan(summary))
     for line in warnings:
         log.warning("plan: %s", line)

@@ -14,6 +14,7 @@ import numpy as np
 from dapt.pipeline.tokens.shards import write_token_file
 from dapt.pretrain.config import ModelConfig, PretrainConfig
 from dapt.pretrain.mixture import MixConfig, run_mix
+from dapt.manifest import write_manifest
 
 VOCAB, EOS, PAD = 256, 0, 1
 SEQ = 32
@@ -32,7 +33,7 @@ def make_tokenizer(out: Path) -> Path:
     tok.train_from_iterator(["the court held that mens rea is required", "EBITDA rose in the quarter"] * 20, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>")
     fast.save_pretrained(str(out))
-    (out / "manifest.json").write_text(json.dumps({"vocab_size": tok.get_vocab_size(), "eos_id": EOS, "pad_id": PAD}))
+    write_manifest(out, {"vocab_size": tok.get_vocab_size(), "eos_id": EOS, "pad_id": PAD})
     return out
 
 
@@ -51,7 +52,7 @@ def make_tokens(root: Path, n_train: int = 6000, n_val: int = 800) -> Path:
                 total += size + 1
             entry[f"{split}_tokens"], entry[f"{split}_docs"] = write_token_file(root / split / name, docs, "uint16", EOS)
         manifest["sources"][name] = entry
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(root, manifest)
     return root
 
 

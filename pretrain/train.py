@@ -36,6 +36,7 @@ from dapt.pretrain.metrics import MetricsLog, plot_losses
 from dapt.pretrain.model import build_model, device_peak_flops, flops_per_token, model_shape
 from dapt.pretrain.schedule import batch_at, lr_at
 from dapt.pretrain.validation import all_mean, evaluate, monitored, next_token_loss, validation_sets
+from dapt.manifest import read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from dapt.pretrain.data import MixtureSampler
@@ -187,13 +188,10 @@ def set_up(cfg: PretrainConfig, tokens_dir: Path, mix_path: Path, tokenizer_dir:
 
 
 def _read_tokenizer_manifest(tokenizer_dir: Path) -> dict[str, Any]:
-    path = tokenizer_dir / "manifest.json"
-    if not path.is_file():
-        raise UserError(f"no tokenizer manifest at {path}; run `dapt tokenizer` first or point to a tokenizer folder")
-    manifest = json.loads(path.read_text())
+    manifest = read_manifest(tokenizer_dir, "run `dapt tokenizer` first or point to a tokenizer folder")
     for key in ("vocab_size", "eos_id"):
         if key not in manifest:
-            raise UserError(f"{path} lacks {key!r}; retrain the tokenizer with `dapt tokenizer`")
+            raise UserError(f"{tokenizer_dir}/manifest.json lacks {key!r}; retrain the tokenizer with `dapt tokenizer`")
     return manifest
 
 
@@ -396,10 +394,10 @@ def finish(run: Run) -> dict[str, Any]:
     if rank == 0:
         out_dir = run.out_dir
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        (out_dir / "manifest.json").write_text(json.dumps({
+        write_manifest(out_dir, {
             "stage": "pretrain", "config": run.resolved,
             "inputs": {"tokens_dir": str(run.tokens_dir), "mix": str(run.mix_path), "tokenizer_dir": str(run.tokenizer_dir)},
-            "summary": summary}, indent=2, default=str))
+            "summary": summary})
         plot_losses(out_dir / "metrics.jsonl", out_dir / "loss.png", state["step"], state["stop_reason"])
         log.info("pretrain: %d steps, %d tokens, loss %.4f -> %.4f, stopped by %s; model in %s", summary["steps"],
                  summary["tokens"], summary["initial_train_loss"] or float("nan"), summary["final_train_loss"] or float("nan"),

@@ -19,7 +19,8 @@ from dapt.errors import UserError
 from dapt.pipeline.documents import iter_documents, sha256_of, shard_paths
 from dapt.summary import format_table
 from dapt.tokenizer.config import TokenizerConfig
-from dapt.tokenizer.train import MANIFEST, TOKENIZER_FILE, doc_key, load_tokenizer, train_tokenizer, validated
+from dapt.tokenizer.train import TOKENIZER_FILE, doc_key, load_tokenizer, train_tokenizer, validated
+from dapt.manifest import read_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,8 @@ def split_term(backend: Any, term: str) -> list[str]:
 
 def _train_baseline(cfg: TokenizerConfig, tokenizer_dir: Path, out: Path) -> Path:
     """Trains a general-only tokenizer the same way and size as tokenizer_dir's (from its manifest)."""
-    manifest_path = tokenizer_dir / MANIFEST
     hint = "name a baseline tokenizer folder (--baseline DIR or tokenizer.report.baseline_dir)"
-    if not manifest_path.is_file():
-        raise UserError(f"no {MANIFEST} in {tokenizer_dir} to train a general-only baseline from; {hint}")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(tokenizer_dir, f"it is needed to train a general-only baseline; {hint}")
     docs_dir = Path(manifest["inputs"]["docs_dir"])
     if not docs_dir.exists():
         raise UserError(f"the tokenizer's training documents {docs_dir} are gone; {hint}")
@@ -248,6 +246,6 @@ def report_tokenizer(
     manifest["inputs"] = {"tokenizer_dir": str(tokenizer_dir), "baseline_dir": str(baseline_dir),
                           "heldout_dir": str(heldout_dir)}
     manifest["fertility"] = {d: {n: r[n]["fertility"] for n in NAMES} for d, r in domains.items()}
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out_dir, manifest)
     print(markdown)
     return report

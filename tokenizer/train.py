@@ -32,11 +32,11 @@ from dapt.errors import UserError
 from dapt.pipeline.documents import DOMAINS, Document, iter_documents, sha256_of, shard_paths
 from dapt.pipeline.storage import Location, local_copy
 from dapt.tokenizer.config import TokenizerConfig
+from dapt.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
 TOKENIZER_FILE = "tokenizer.json"
-MANIFEST = "manifest.json"
 RESERVED = "<|reserved_{}|>"
 
 
@@ -407,7 +407,7 @@ def train_tokenizer(
         "train_seconds": round(seconds, 3),
         "train_mb_per_s": round(sample_bytes / 1e6 / seconds, 3) if seconds > 0 else None,
     }
-    (local / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_manifest(local, manifest)
     if scratch is not None:
         out_dir.upload(scratch)
         shutil.rmtree(scratch)

@@ -28,6 +28,7 @@ from dapt.pipeline.curate.transforms import (
 from dapt.pipeline.results import HandBack, handed_back
 from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
 from dapt.summary import format_table
+from dapt.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -300,5 +301,5 @@ def _curate(cfg: CurateConfig, files: list[InputFile], out_dir: Location, final:
     }
     print(summary_table(stats))
     check_malformed_files(stats["malformed_files"], cfg, str(out_dir / "dead_letter"))
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out_dir, manifest)
     return summary

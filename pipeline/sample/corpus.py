@@ -51,6 +51,7 @@ from dapt.pipeline.sample.text import (
     GENRES, NGRAM, clean_doc, edit_words, jaccard, junk_doc, non_english_doc, prose, short_doc,
 )
 from dapt.pipeline.sample.web import BOILERPLATE_FOOT, BOILERPLATE_HEAD, FOREIGN, URL_WORDS, WEB_HOSTS
+from dapt.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +340,7 @@ def write_sample_corpus(cfg: SampleConfig, out_dir: Path) -> dict:
         "counts": summary["defects"],
         "outcomes": summary["outcomes"],
     })
-    _dump_json(out_dir / "manifest.json", {
+    write_manifest(out_dir, {
         "stage": "sample",
         "config": cfg.model_dump(mode="json"),
         "inputs": {},

@@ -37,6 +37,7 @@ from dapt.pipeline.select.transforms import (
 )
 from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
 from dapt.summary import format_table
+from dapt.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -335,5 +336,5 @@ def _finish(cfg: SelectConfig, docs_dir: Location, paths: Sequence[Location], ou
         },
         "counts": summary,
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    write_manifest(out_dir, manifest)
     return summary, stats

@@ -30,6 +30,7 @@ from dapt.errors import UserError
 from dapt.pipeline.curate.extract import DEFAULT_EXTRACTOR, extract_main_text, looks_like_html
 from dapt.pipeline.documents import DOMAINS, shard_paths
 from dapt.pipeline.storage import Location, use_pipeline_options
+from dapt.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +316,6 @@ def train_quality_model(
         "config": qcfg.model_dump(mode="json"),
         "inputs": {"positive": [str(p) for p in positive], "negative": [str(p) for p in negative]},
     }
-    (out_path.parent / "quality_model_manifest.json").write_text(json.dumps(summary, indent=2))
+    write_manifest(out_path.parent, summary, name="quality_model_manifest.json")
     log.info("quality model: held-out P %.3f R %.3f F1 %.3f", metrics["precision"], metrics["recall"], metrics["f1"])
     return summary

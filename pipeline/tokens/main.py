@@ -20,7 +20,6 @@ import bisect
 import collections
 import hashlib
 import heapq
-import json
 import logging
 import math
 import re
@@ -38,6 +37,7 @@ from dapt.pipeline.tokens.config import TokenizeConfig
 from dapt.pipeline.results import HandBack, handed_back
 from dapt.pipeline.storage import Location, pipeline_options, staged_outputs, use_pipeline_options
 from dapt.pipeline.tokens.shards import TokenFileWriter, concat_token_files, dtype_for_vocab
+from dapt.manifest import read_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,7 @@ def tokenizer_info(tokenizer_dir: str | Path | Location) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"no tokenizer.json in {where}; run `dapt tokenizer` first or point to a tokenizer folder")
     tok = Tokenizer.from_str(path.read_text())
-    manifest_path = where / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = read_manifest(where)
     eos_id = manifest.get("eos_id")
     if eos_id is None:
         eos_id = next((tok.token_to_id(t) for t in _EOS_NAMES if tok.token_to_id(t) is not None), None)
@@ -390,7 +389,7 @@ def _tokenize(cfg: TokenizeConfig, shards: list[Location], docs_dir: Location, t
         "val_tokens": sum(s["val_tokens"] for s in sources.values()),
         "docs": sum(s["train_docs"] + s["val_docs"] for s in sources.values()),
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_manifest(out_dir, manifest)
     return manifest
 
 

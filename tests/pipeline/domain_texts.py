@@ -96,7 +96,7 @@ Energy | 699 | 712 | 685
 Total Industrial Solutions | 3,954 | 3,856 | 3,507
 Total | $ 13,448 | $ 13,988 | $ 12,185"""
 
-# Web junk each profile must still drop (the planted classes of test_rules_domains.JUNK and more).
+# Web junk every domain must still drop (one home: test_rules_domains and test_rules_profiles both plant it).
 JUNK = {
     "keyword_spam": "cheap pills online buy now " * 30,
     "symbols": "$$$ ### %%% !!! *** 100% 200% 300% >>> <<< ||| === +++ ~~~ ^^^ " * 8,
@@ -104,7 +104,8 @@ JUNK = {
                     "dass die Stadt mehr Geld für Schulen, Straßen und das neue Krankenhaus ausgeben wird. ") * 4,
     "lorem_ipsum": ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. Our team is ready to help you with "
                     "the best offers and deals in the city. Contact us today to learn more about the services we "
-                    "provide, the prices we charge and the way we work with families and small companies."),
+                    "provide, the prices we charge and the way we work with families and small companies. New "
+                    "customers get a discount on the first order, and delivery is free for the whole month."),
     "link_farm": "\n".join(["Click here for the best casino bonus and free spins today"] * 6
                            + ["Top online casino reviews for players in the United States"] * 6),
     "nav_menu": "Home\nProducts\nServices\nSolutions\nPricing\nBlog\nCareers\nPartners\nSupport\nDocs\nCart\nAccount",
@@ -120,4 +121,8 @@ Artikel 1003 Unterlegscheibe 0,05 EUR
 Artikel 1004 Dübel 8 mm 0,10 EUR
 Artikel 1005 Holzschraube 4 x 40 0,09 EUR""",
     "cjk_spam": "\n".join(["最新电影免费在线观看 2024 高清完整版 第%d集 立即播放" % i for i in range(1, 9)]),
+    "script": ("This page needs a modern browser to show the store, the cart and the offers of the week. "
+               "If nothing appears, reload the page or try again later with another device. The team is "
+               "working on a fix and thanks you for your patience while the site is being updated. "
+               "function init() { var app = document.getElementById('app'); app.render(); }"),
 }

@@ -7,6 +7,8 @@ from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import CurateConfig, SourceConfig
 from dapt.pipeline.rules.language import LanguageIdentifier
 
+from domain_texts import JUNK
+
 STATUTE = """§ 2-1402.11. Prohibitions.
 (a) General. -- It shall be an unlawful discriminatory practice to do any of the following acts, wholly or partially for a discriminatory reason based upon the actual or perceived race, color, religion, national origin, sex, age, marital status, or disability of any individual:
 (1) By an employer. -- To fail or refuse to hire, or to discharge, any individual; or otherwise to discriminate against any individual, with respect to compensation, terms, conditions, or privileges of employment, see D.C. Code § 2-1401.02(10) (2001); Brown v. Board of Educ., 347 U.S. 483, 495 (1954);
@@ -39,22 +41,6 @@ Diluted EPS | 2.64 | 2.31 | 2.02
 Revenue increased 10% in 2019, driven by growth in the services segment and higher product volumes in the Americas.
 Operating margin was 26.3% compared with 26.2% in the prior year, as lower freight costs offset higher wages."""
 
-JUNK = {
-    "keyword_spam": "cheap pills online buy now " * 30,
-    "symbols": "$$$ ### %%% !!! *** 100% 200% 300% >>> <<< ||| === +++ ~~~ ^^^ " * 8,
-    "non_english": ("Der Ausschuss hat am Dienstag den Haushalt für das kommende Jahr beraten und beschlossen, "
-                    "dass die Stadt mehr Geld für Schulen, Straßen und das neue Krankenhaus ausgeben wird. ") * 4,
-    "lorem_ipsum": ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. Our team is ready to help you with "
-                    "the best offers and deals in the city. Contact us today to learn more about the services we "
-                    "provide, the prices we charge and the way we work with families and small companies. New "
-                    "customers get a discount on the first order, and delivery is free for the whole month."),
-    "link_farm": "\n".join(["Click here for the best casino bonus and free spins today"] * 6
-                           + ["Top online casino reviews for players in the United States"] * 6),
-    "script": ("This page needs a modern browser to show the store, the cart and the offers of the week. "
-               "If nothing appears, reload the page or try again later with another device. The team is "
-               "working on a fix and thanks you for your patience while the site is being updated. "
-               "function init() { var app = document.getElementById('app'); app.render(); }"),
-}
 
 
 @pytest.fixture(scope="module")
