@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
 QUIET_MESSAGES = {
     # apache_beam.io.gcp imports a BigQuery client it does not need for local files; it warns on the root logger.
     "": ("apitools not found, and bigquery client libraries are not available",),
+    # A data job hands back nothing for a step that found nothing (no routed pages, no benchmark hits), and
+    # Beam's text sink, told to skip empty output, says so (pipeline/results.py).
+    "apache_beam.io.filebasedsink": ("No shards found to finalize",),
     # Documents are longer than a context by design: token files and rolling windows cut them, not the tokenizer.
     "transformers.tokenization_utils_base": ("Token indices sequence length is longer than the specified maximum",),
     # The shipped tasks read their files through custom_dataset (eval/tasks/utils.local_json), which takes no kwargs.
