@@ -46,7 +46,7 @@ def _changed_settings(value: Any) -> Any:
 def _raw_inputs(cfg: DaptConfig) -> list[list[Any]]:
     """Path, size and last-updated time of every raw input, from its filesystem's metadata (cheap, and the
     same for a bucket as for local disk; content hashing a corpus is not)."""
-    from dapt.pipeline.curate.io import expand_paths  # Beam's filesystems load only for runs that curate
+    from dapt.pipeline.curate.inputs import expand_paths  # Beam's filesystems load only for runs that curate
 
     return [list(f.identity().values()) for source in cfg.curate.sources for f in expand_paths(source)]
 

@@ -14,7 +14,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from dapt.errors import StageFailed, UserError
 from dapt.pipeline.curate.config import CurateConfig
-from dapt.pipeline.curate.io import InputFile, detect_format, expand_paths, split_ranges
+from dapt.pipeline.curate.inputs import InputFile, detect_format, expand_paths, split_ranges
 from dapt.pipeline.curate.transforms import (
     COUNTER_NAMESPACE,
     PII_NAMESPACE,

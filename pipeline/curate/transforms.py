@@ -24,7 +24,8 @@ from apache_beam.pvalue import TaggedOutput
 
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import InputFile, detect_format, read_input, warc_record_ranges
+from dapt.pipeline.curate.inputs import InputFile, detect_format
+from dapt.pipeline.curate.io import read_input, warc_record_ranges
 from dapt.pipeline.documents import Document
 
 COUNTER_NAMESPACE = "curate"

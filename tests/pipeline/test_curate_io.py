@@ -17,7 +17,8 @@ from warcio.warcwriter import WARCWriter
 from dapt.errors import UserError
 from dapt.pipeline.curate.chain import apply_rules
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import InputFile, detect_format, expand_paths, read_input
+from dapt.pipeline.curate.inputs import InputFile, detect_format, expand_paths
+from dapt.pipeline.curate.io import read_input
 
 ARTICLE = (
     "The river rises in the hills to the north of the town and flows slowly through farmland before it "
@@ -194,7 +195,7 @@ def test_unknown_format_is_a_user_error(tmp_path):
 
 def test_a_large_jsonl_file_is_read_in_byte_ranges_each_line_exactly_once(tmp_path):
     """Several workers share one big file: every line belongs to the range it starts in, whatever the cut."""
-    from dapt.pipeline.curate.io import split_ranges
+    from dapt.pipeline.curate.inputs import split_ranges
 
     path = tmp_path / "big.jsonl"
     lines = [json.dumps({"id": i, "text": f"{ARTICLE} Part {i}." + " more" * (i % 7)}).encode() for i in range(60)]

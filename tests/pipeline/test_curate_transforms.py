@@ -8,7 +8,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dapt.pipeline.curate.config import RuleConfig, SourceConfig
-from dapt.pipeline.curate.io import expand_paths
+from dapt.pipeline.curate.inputs import expand_paths
 from dapt.pipeline.curate.transforms import Clean, ExactDedup, ReadSources
 from dapt.pipeline.documents import Document
 
