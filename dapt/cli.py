@@ -96,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--dry-run", action="store_true", help="run the data stages, print every run's size and token target, train nothing")
     study.add_argument("--skip-data", action="store_true", help="use the run directory's finished tokenize outputs as they are")
     study.add_argument("--only", action="append", default=[], metavar="RUN", help="train only this run id (repeatable)")
+    study.add_argument("--report-only", action="store_true",
+                       help="train nothing: write the report from the runs finished so far (a partial study says so)")
 
     sub.add_parser("stages", help="list the stages of `dapt run` in order")
     cfg_p = sub.add_parser("config", help="print every config key with its default and one line of help")
@@ -254,7 +256,8 @@ def _study(args: argparse.Namespace, overrides: dict) -> int:
     if args.config is None:
         raise UserError("`dapt study` needs a config with a study: section, e.g. dapt study configs/scale.yaml")
     cfg, study = load_study(args.config, overrides, run_dir=args.run_dir)
-    summary = run_study(cfg, study, data=not args.skip_data, dry_run=args.dry_run, only=args.only or None)
+    summary = run_study(cfg, study, data=not args.skip_data, dry_run=args.dry_run, only=args.only or None,
+                        report_only=args.report_only)
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps(summary, indent=2, default=str))
     return 0

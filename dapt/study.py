@@ -308,21 +308,34 @@ def _worker_init(threads: int) -> None:
 
 # -- the study -----------------------------------------------------------------------------------
 def run_study(cfg: DaptConfig, study: StudyConfig, *, data: bool = True, dry_run: bool = False,
-              only: list[str] | None = None) -> dict[str, Any]:
-    """Data stages (cached), every run (cached by result.json), then the report; returns its summary."""
+              only: list[str] | None = None, report_only: bool = False) -> dict[str, Any]:
+    """Data stages (cached), every run (cached by result.json), then the report; returns its summary.
+
+    `report_only` trains nothing and touches no input: the report is written from the runs finished so far
+    (a partial study says which runs are missing); it may run beside a study that is still training."""
     from dapt.run import run_stages, select_stages
     from dapt.study_report import write_study_report
 
     run_dir = cfg.run_dir
     t0 = time.perf_counter()
     rows = []
-    if data:
+    if data and not report_only:
         stages = [s for s in select_stages(cfg, None, "tokenize") if s.name != "tokenizer_general"]
         rows = run_stages(cfg, stages)
+    if not rows:  # the data stages' own times, from their markers
+        for folder in ("curated", "quality", "selected", "tokenizer", "tokens"):
+            marker = run_dir / folder / "_SUCCESS.json"
+            if marker.is_file():
+                m = json.loads(marker.read_text())
+                rows.append({"stage": m["stage"], "status": "cached", "seconds": m.get("seconds", 0.0)})
     root = run_dir / "study"
     root.mkdir(parents=True, exist_ok=True)
-    (root / "study.resolved.yaml").write_text(yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
-    tokens, held = _prepare_data(cfg, study, root)
+    if report_only:
+        tokens = json.loads((run_dir / "tokens" / "manifest.json").read_text())
+        held = json.loads((root / "heldout" / "held.json").read_text())
+    else:
+        (root / "study.resolved.yaml").write_text(yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+        tokens, held = _prepare_data(cfg, study, root)
     vocab = int(json.loads((run_dir / "tokenizer" / "manifest.json").read_text())["vocab_size"])
     trained = {n: s for n, s in tokens["sources"].items() if n not in study.holdout_sources}
     unique = {g: sum(int(s["train_tokens"]) for s in trained.values() if s["group"] == g) for g in ("domain", "general")}
@@ -336,9 +349,16 @@ def run_study(cfg: DaptConfig, study: StudyConfig, *, data: bool = True, dry_run
     if dry_run:
         return {"runs": [{"id": j["spec"]["id"], "params": j["budget"]["params"], "tokens": j["token_target"],
                           "reason": j["budget"]["reason"]} for j in jobs.values()], "data_stages": rows}
-    results = _train_all(jobs, study)
+    if report_only:
+        results = {rid: r for rid, r in ((rid, _cached(job)) for rid, job in jobs.items()) if r is not None}
+    else:
+        results = _train_all(jobs, study)
+    missing = [rid for rid in jobs if rid not in results]
+    planned = [{"id": rid, "size": j["spec"]["size"], "params": j["budget"]["params"], "tokens": j["token_target"],
+                "d_model": study.size(j["spec"]["size"]).d_model, "n_layers": study.size(j["spec"]["size"]).n_layers}
+               for rid, j in jobs.items()]
     report = write_study_report(cfg, study, results, root, held=held, tokens=tokens, data_rows=rows,
-                                seconds=time.perf_counter() - t0)
+                                seconds=time.perf_counter() - t0, missing=missing, planned=planned)
     return report
 
 

@@ -212,7 +212,8 @@ def _plot_ladder(rows: list[dict], fits: dict[str, dict], prediction: dict | Non
 
 
 def write_study_report(cfg, study, results: dict[str, dict], root: Path, *, held: dict[str, dict],
-                       tokens: dict[str, Any], data_rows: list, seconds: float) -> dict[str, Any]:
+                       tokens: dict[str, Any], data_rows: list, seconds: float,
+                       missing: list[str] | None = None, planned: list[dict] | None = None) -> dict[str, Any]:
     """study.json, study.md and the two plots in <run_dir>/study (and publish_dir when set)."""
     docs = {rid: _docs(root, rid) for rid in results}
     rows = []
@@ -220,7 +221,7 @@ def write_study_report(cfg, study, results: dict[str, dict], root: Path, *, held
         base = results.get(res["spec"]["init_from"]) if res["spec"]["init_from"] else None
         rows.append(run_row(res, docs[rid], held, study.headline, base))
     analysis = analyse(cfg, study, rows, docs, root)
-    throughput = _throughput(rows, data_rows, study)
+    throughput = _throughput(rows, data_rows, study, planned or [])
     name = cfg.run.name
     body = {
         "what": "dapt study: mixture frontier, size ladder with a saturating power-law fit, seeds, continued pre-training",
@@ -233,6 +234,7 @@ def write_study_report(cfg, study, results: dict[str, dict], root: Path, *, held
                                        if s["group"] == g and n not in study.holdout_sources) for g in ("domain", "general")},
         "runs": sorted(rows, key=lambda r: (r["size"], r["arm"], r["domain_share"], r["seed"])),
         **analysis, "throughput": throughput, "seconds": round(seconds, 1),
+        "partial": bool(missing), "missing_runs": list(missing or []),
     }
     frontier_png, ladder_png = root / f"study_{name}_frontier.png", root / f"study_{name}_ladder.png"
     if analysis["frontier"] and analysis["frontier"].get("points"):
@@ -253,19 +255,43 @@ def write_study_report(cfg, study, results: dict[str, dict], root: Path, *, held
             "frontier_png": str(frontier_png), "ladder_png": str(ladder_png)}
 
 
-def _throughput(rows: list[dict], data_rows: list, study) -> dict[str, Any]:
-    """Measured tokens per CPU-second per size and the study's CPU time: the budget arithmetic."""
+BENCH_THROUGHPUT = Path("bench/results/study_scale_throughput.json")  # bench/bench_study_throughput.py
+
+
+def _throughput(rows: list[dict], data_rows: list, study, planned: list[dict]) -> dict[str, Any]:
+    """Measured tokens per CPU-second per size and the budget arithmetic: each planned run's tokens over its
+    size's throughput (this study's finished runs, else bench/bench_study_throughput.py's same shape)."""
     per_size: dict[str, list[float]] = {}
     for r in rows:
         if r["tokens_per_cpu_second"]:
             per_size.setdefault(r["size"], []).append(r["tokens_per_cpu_second"])
-    train = sum(r["cpu_seconds"]["train"] for r in rows)
-    evals = sum(r["cpu_seconds"]["eval"] for r in rows)
+    measured = {s: float(np.median(v)) for s, v in per_size.items()}
+    bench = json.loads(BENCH_THROUGHPUT.read_text())["rows"] if BENCH_THROUGHPUT.is_file() else []
+    done = {r["id"]: r for r in rows}
+    estimate, sources = {}, {}
+    for p in planned:
+        rate = measured.get(p["size"])
+        src = "this study"
+        if rate is None:
+            match = [b for b in bench if b["d_model"] == p["d_model"] and b["n_layers"] == p["n_layers"]]
+            rate, src = (match[0]["tokens_per_cpu_s"], "bench_study_throughput") if match else (None, "none")
+        sources[p["size"]] = {"tokens_per_cpu_second": rate, "from": src}
+        if p["id"] in done:
+            estimate[p["id"]] = done[p["id"]]["cpu_seconds"]["train"]
+        elif rate:
+            estimate[p["id"]] = p["tokens"] / rate
+    evals = [r["cpu_seconds"]["eval"] for r in rows]
+    eval_each = float(np.median(evals)) if evals else 0.0
+    train = sum(estimate.values())
     data = sum(float(r.get("seconds", 0)) for r in data_rows)
-    return {"tokens_per_cpu_second": {s: float(np.median(v)) for s, v in per_size.items()},
-            "train_cpu_seconds": round(train, 1), "eval_cpu_seconds": round(evals, 1),
-            "data_stage_wall_seconds": round(data, 1), "workers": study.workers,
-            "idle_wall_estimate_seconds": round((train + evals) / study.workers + data, 1)}
+    total = train + eval_each * len(planned)
+    return {"tokens_per_cpu_second": measured, "rates_used": sources,
+            "train_cpu_seconds_finished": round(sum(r["cpu_seconds"]["train"] for r in rows), 1),
+            "eval_cpu_seconds_finished": round(sum(evals), 1), "eval_cpu_seconds_each": round(eval_each, 1),
+            "planned_runs": len(planned), "planned_train_cpu_seconds": round(train, 1),
+            "planned_total_cpu_seconds": round(total, 1), "workers": study.workers,
+            "data_stage_wall_seconds": round(data, 1),
+            "idle_wall_estimate_seconds": round(total / study.workers, 1)}
 
 
 def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str:
@@ -273,10 +299,29 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
     head = body["headline_metric"]
     other = "byte_weighted" if head == "doc_mean" else "doc_mean"
     runs = body["runs"]
+    st = body["config"]["study"]
+    held = body["heldout"]
+    oos = sorted(n for n, i in held.items() if i["out_of_source"])
     lines = [f"# Study `{body['config']['run']['name']}`: frontier, ladder, seeds, continued pre-training", "",
+             "Written by `dapt study` from its runs' result.json files (`<run_dir>/study/study.json` holds every number "
+             "below). Every run trains on the same token shards and tokenizer (the data stages ran once) to the planner's "
+             f"token target: {st['tokens_per_param']:g} tokens per parameter, all parameters counted, capped so that no "
+             f"source is read more than {st['max_epochs']:g} epochs (the data-constrained target). Sizes: "
+             + ", ".join(f"{z['name']} ({z['n_layers']} x {z['d_model']})" for z in st["sizes"])
+             + f"; frontier shares {st['shares']} at {st['frontier_size'] or st['sizes'][0]['name']}; seeds {st['seeds']}; "
+             f"continued pre-training: the general-only model trained on {st['continued']['general_fraction']:g} of the "
+             f"tokens, then the {st['continued']['share']:g} mix with a fresh warm-up and cosine for the rest.", "",
+             "Held-out text: every source's held-out documents (the tokenize stage's validation split, at most "
+             f"{st['eval_max_docs']} per source). Out-of-source: {', '.join(f'`{n}`' for n in oos) or 'none'} are never "
+             "trained on (left out of the study's token manifest, so neither the mixture nor validation sees them) and "
+             "scored apart. They were in the tokenizer's training sample, which is the one place they are seen.", "",
              f"Headline metric: bits per byte, **{head.replace('_', ' ')}** over held-out documents "
              f"({'each document one vote, so one long repetitive page cannot carry a group' if head == 'doc_mean' else 'corpus-level ratio'}); "
              f"the {other.replace('_', ' ')} figure is given beside it. Parameters: {body['params_counted']}.", ""]
+    if body.get("partial"):
+        lines += [f"**Partial study**: {len(body['missing_runs'])} planned runs had not finished when this page was "
+                  "written; every figure below comes from the finished runs only. Not run: "
+                  + ", ".join(f"`{r}`" for r in body["missing_runs"]) + ".", ""]
 
     lines += ["## Every run", ""]
     table = [[r["id"], r["arm"], f"{r['domain_share']:g}", f"{r['params']:,}", f"{r['non_embedding_params']:,}",
@@ -314,7 +359,11 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
     lines.append(format_table(["arm", "group", "E", "A", "alpha", "RMSE", "points", "residuals"], t,
                               align="llrrrrrl", markdown=True))
     pr = body.get("prediction")
-    if pr and "groups" in pr:
+    if pr and not pr.get("groups") and "error" not in pr:
+        lines += ["", f"No prediction: the fit needs at least two sizes per arm (this page has "
+                      f"{len({r['size'] for r in runs})}); `dapt plan` gives {pr['n_params']:.3g} parameters and "
+                      f"{pr['tokens']:.3g} tokens for {pr['gpus']}."]
+    elif pr and "groups" in pr:
         lines += ["", f"Prediction at the planner's size for {pr['gpus']} ({pr['plan_reason']}): "
                       f"{pr['n_params']:.3g} parameters, {pr['tokens']:.3g} tokens ({pr['tokens_per_param']:.1f} per parameter).",
                   f"**This extrapolates** the fit {_f(pr['extrapolation_factor'], 0)}x beyond its largest size "
@@ -364,9 +413,11 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
                               align="l" + "r" * len(sources), markdown=True))
     tp = body["throughput"]
     lines += ["", "## Throughput and budget", "",
-              "Measured tokens per training CPU-second (median per size): "
-              + ", ".join(f"{s} {v:,.0f}" for s, v in tp["tokens_per_cpu_second"].items())
-              + f". Training {tp['train_cpu_seconds']:,.0f} CPU-s, scoring {tp['eval_cpu_seconds']:,.0f} CPU-s, data stages "
-                f"{tp['data_stage_wall_seconds']:,.0f} s wall this time: on {tp['workers']} idle cores "
-                f"≈ {tp['idle_wall_estimate_seconds'] / 60:,.0f} min.", ""]
+              "Tokens per training CPU-second used for each size (" + ", ".join(
+                  f"{s}: {_f(v['tokens_per_cpu_second'], 0)} from {v['from']}" for s, v in tp["rates_used"].items()) + ").",
+              f"Arithmetic: {tp['planned_runs']} planned runs, each tokens / (tokens per CPU-s) = "
+              f"{tp['planned_train_cpu_seconds']:,.0f} training CPU-s (finished runs at their measured CPU time), plus "
+              f"{tp['eval_cpu_seconds_each']:,.0f} CPU-s of scoring each = {tp['planned_total_cpu_seconds']:,.0f} CPU-s; "
+              f"over {tp['workers']} workers on 2 idle cores ≈ {tp['idle_wall_estimate_seconds'] / 60:,.0f} min, plus the "
+              f"data stages (this run directory: {tp['data_stage_wall_seconds']:,.0f} s wall when they ran here).", ""]
     return "\n".join(lines) + "\n"

@@ -105,6 +105,15 @@ def test_study_miniature_writes_every_run_the_fit_and_the_plots(tmp_path, capsys
     assert main(["study", str(config), "--skip-data"]) == 0
     assert {rid: (run / "study" / rid / "result.json").stat().st_mtime_ns for rid in runs} == before
 
+    # a study cut short: the report from the finished runs says which are missing, and trains nothing
+    cont_id = cont["id"]
+    (run / "study" / cont_id / "result.json").unlink()
+    assert main(["study", str(config), "--report-only"]) == 0
+    partial = json.loads((run / "study" / "study.json").read_text())
+    assert partial["partial"] and partial["missing_runs"] == [cont_id] and partial["three_arms"] is None
+    assert "Partial study" in (run / "study" / "study.md").read_text()
+    assert not (run / "study" / cont_id / "result.json").exists()
+
 
 def test_a_study_config_without_a_study_section_or_with_a_wrong_key_is_one_line(tmp_path, capsys):
     plain = tmp_path / "plain.yaml"
