@@ -325,9 +325,9 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
 
     lines += ["## Every run", ""]
     table = [[r["id"], r["arm"], f"{r['domain_share']:g}", f"{r['params']:,}", f"{r['non_embedding_params']:,}",
-              f"{r['tokens']:,}", f"{r['tokens_per_param']:.1f}", r["stop_reason"], f"{r['max_epochs']:.2f}",
+              f"{r['tokens']:,}", f"{r['tokens_per_param']:.1f}", f"{r['stop_reason']} ({r['stop_step']})", f"{r['max_epochs']:.2f}",
               *[_f(r["bpb"][g]) for g in GROUPS], _f(r["tokens_per_cpu_second"], 0)] for r in runs]
-    lines.append(format_table(["run", "arm", "share", "params", "non-emb", "tokens", "tok/param", "stop", "max epochs",
+    lines.append(format_table(["run", "arm", "share", "params", "non-emb", "tokens", "tok/param", "stop (step)", "max epochs",
                                *GROUPS, "tok/CPU-s"], table, align="lllrrrrlrrrrrr", markdown=True))
     lines += ["", "Token targets: " + "; ".join(sorted({r["target_reason"] for r in runs})) + ".", "",
               "Epochs per source (continued runs: both phases):", ""]
@@ -338,10 +338,13 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
     fr = body.get("frontier")
     if fr and fr.get("points"):
         lines += [f"## Mixture frontier at {fr['size']}", "", f"![frontier]({frontier_png})", ""]
-        t = [[f"{p['share']:g}", *[_f(p[g]) for g in GROUPS], _f(p["domain"]), f"{100 * p['general_penalty']:+.1f} %"]
+        by_share = {r["domain_share"]: r for r in runs if "frontier" in r["roles"]}
+        t = [[f"{p['share']:g}", *[_f(p[g]) for g in GROUPS], _f(p["domain"]), f"{100 * p['general_penalty']:+.1f} %",
+              _f(by_share[p["share"]]["bpb_byte_weighted"]["general"]),
+              "; ".join(f"{k.split(':')[0]} {_f(v[head])}" for k, v in by_share[p["share"]]["bpb_out_of_source"].items())]
              for p in fr["points"]]
-        lines.append(format_table(["domain share", *GROUPS, "domain (mean of 3)", "general penalty"], t,
-                                  align="lrrrrrr", markdown=True))
+        lines.append(format_table(["domain share", *GROUPS, "domain (mean of 3)", "general penalty",
+                                   "general (byte-weighted)", "out-of-source"], t, align="lrrrrrrrl", markdown=True))
         lines += ["", f"Share minimising the domain loss with a general penalty of at most "
                       f"{100 * fr['max_general_penalty']:g} %: **{_f(fr['share'], 2)}** (domain {_f(fr.get('domain'))}, "
                       f"general {_f(fr.get('general'))}, penalty {100 * (fr.get('general_penalty') or 0):+.1f} %).", ""]
