@@ -144,3 +144,17 @@ def test_paired_bootstrap_doc_mean_and_byte_weighted_differ_when_one_long_docume
     mean = paired_bootstrap((ref, nb), (other, nb), "doc_mean", 200)
     weighted = paired_bootstrap((ref, nb), (other, nb), "byte_weighted", 200)
     assert mean["diff"] < 0 < weighted["diff"]
+
+
+def test_init_from_starts_training_from_the_exported_weights(tmp_path):
+    """Continued pre-training's hook: the second run's first loss is the first run's end, not a fresh init's."""
+    from dapt.pretrain.tiny import make_inputs, tiny_config
+    from dapt.pretrain.train import run_pretrain
+
+    inputs = make_inputs(tmp_path)
+    cfg = tiny_config(early_stopping={"enabled": False})
+    args = (inputs["tokens_dir"], inputs["mix_path"], inputs["tokenizer_dir"])
+    first = run_pretrain(cfg, *args, tmp_path / "first", token_target=20 * 8 * 32)
+    again = run_pretrain(cfg, *args, tmp_path / "again", token_target=4 * 8 * 32, init_from=tmp_path / "first" / "hf")
+    assert again["initial_train_loss"] < first["initial_train_loss"] - 0.5
+    assert again["initial_train_loss"] < first["final_train_loss"] + 0.5  # where the first run ended, not a fresh start
