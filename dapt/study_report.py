@@ -355,7 +355,7 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
         for g, f in groups.items():
             if "E" in f:
                 t.append([arm, g, f"{f['E']:.3f}", f"{f['A']:.3g}", f"{f['alpha']:.3f}", f"{f['rmse']:.4f}",
-                          f"{f['n_points']} ({f['n_sizes']} sizes)",
+                          f"{f['n_points']} ({f['n_sizes']} sizes; {f.get('form', 'E + A N^-alpha')})",
                           ", ".join(f"{p['residual']:+.4f}" for p in f["points"])])
             else:
                 t.append([arm, g, "", "", "", "", "", f.get("error", "")])
@@ -371,7 +371,10 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
                       f"{pr['n_params']:.3g} parameters, {pr['tokens']:.3g} tokens ({pr['tokens_per_param']:.1f} per parameter).",
                   f"**This extrapolates** the fit {_f(pr['extrapolation_factor'], 0)}x beyond its largest size "
                   f"({_f(pr['fit_range'][1], 0)} parameters): E and alpha from a few tiny models decide it, so read the sign "
-                  "of the payoff at most, not its size.", ""]
+                  "of the payoff at most, not its size."
+                  + (" With fewer than three sizes the fit has no floor (E = 0), so its bits/byte at the planner's size "
+                     "run towards 0 and mean nothing; only the ladder with three sizes gives a saturating fit."
+                     if any(f.get("n_sizes", 3) < 3 for arm in body["fit"].values() for f in arm.values()) else ""), ""]
         t = [[g, _f(v["mix"]), _f(v["baseline"]), f"{v['mix_minus_baseline']:+.3f}"] for g, v in pr["groups"].items()]
         lines.append(format_table(["group", "mix", "baseline", "mix - baseline"], t, align="lrrr", markdown=True))
     elif pr:
