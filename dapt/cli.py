@@ -6,6 +6,7 @@
     dapt eval [CONFIG] [--model NAME=DIR ...]
     dapt plan [CONFIG] [--preset bloomberggpt | --n-params N | --flops F] [--plan.key=value ...]
     dapt config [SECTION]          every config key, its default and one line of help
+    dapt study CONFIG [--dry-run] [--skip-data] [--only RUN ...]   frontier, ladder, seeds, continued (issue 17)
 
 CONFIG defaults to the shipped configs/tiny.yaml (the embedded sample corpus, CPU, minutes).
 Everything after a bare ``--`` is passed to Beam as standard pipeline options.
@@ -88,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     tok.add_argument("action", nargs="?", choices=sorted(TOKENIZER_ACTIONS), default="train")
     common(tok)
     tok.add_argument("--baseline", help="tokenizer folder to compare against (report; default: general-only)")
+
+    study = sub.add_parser("study", help="many runs over one set of data stages: mixture frontier, size ladder, "
+                           "seeds, continued pre-training (a config with a study: section, e.g. configs/scale.yaml)")
+    common(study)
+    study.add_argument("--dry-run", action="store_true", help="run the data stages, print every run's size and token target, train nothing")
+    study.add_argument("--skip-data", action="store_true", help="use the run directory's finished tokenize outputs as they are")
+    study.add_argument("--only", action="append", default=[], metavar="RUN", help="train only this run id (repeatable)")
+    study.add_argument("--report-only", action="store_true",
+                       help="train nothing: write the report from the runs finished so far (a partial study says so)")
 
     sub.add_parser("stages", help="list the stages of `dapt run` in order")
     cfg_p = sub.add_parser("config", help="print every config key with its default and one line of help")
@@ -202,6 +212,8 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
 
     overrides = parse_overrides(rest)
     _setup_logging(args.quiet)
+    if args.command == "study":
+        return _study(args, overrides)
     cfg = load_config(args.config, overrides, run_dir=args.run_dir)
 
     from dapt.run import format_rows, run_stages, select_stages
@@ -236,6 +248,21 @@ def _dispatch(args: argparse.Namespace, rest: list[str], beam_args: list[str]) -
             print(f"\nreport: {report}")
         else:
             print(f"\nrun directory: {cfg.run_location}")
+    return 0
+
+
+def _study(args: argparse.Namespace, overrides: dict) -> int:
+    import json
+
+    from dapt.study import load_study, run_study
+
+    if args.config is None:
+        raise UserError("`dapt study` needs a config with a study: section, e.g. dapt study configs/scale.yaml")
+    cfg, study = load_study(args.config, overrides, run_dir=args.run_dir)
+    summary = run_study(cfg, study, data=not args.skip_data, dry_run=args.dry_run, only=args.only or None,
+                        report_only=args.report_only)
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps(summary, indent=2, default=str))
     return 0
 
 

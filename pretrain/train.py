@@ -58,14 +58,18 @@ def run_pretrain(
     fresh: bool = False,
     *,
     step_hook: StepHook | None = None,
+    init_from: Path | None = None,
 ) -> dict[str, Any]:
     """Trains to `token_target` tokens (or early stop), checkpoints, exports out_dir/hf; returns the summary.
+
+    `init_from`, an exported model folder (another run's out_dir/hf), gives the starting weights instead of a
+    fresh init: continued pre-training, with a fresh optimizer and its own warm-up and cosine.
 
     Resumes from the latest checkpoint when the same training config wrote it (an interrupted run) and
     refuses one written under another; `fresh` sets existing checkpoints aside and starts from scratch.
     `step_hook(step, module)` runs before each step's first forward (fault injection in tests).
     """
-    run = set_up(cfg, tokens_dir, mix_path, tokenizer_dir, out_dir, token_target, fresh)
+    run = set_up(cfg, tokens_dir, mix_path, tokenizer_dir, out_dir, token_target, fresh, init_from)
     state = run.state
     while state["stop_reason"] is None:
         state["stop_reason"] = limit_reached(cfg, state, token_target)
@@ -130,7 +134,7 @@ class Run:
 
 
 def set_up(cfg: PretrainConfig, tokens_dir: Path, mix_path: Path, tokenizer_dir: Path, out_dir: Path,
-           token_target: int, fresh: bool) -> Run:
+           token_target: int, fresh: bool, init_from: Path | None = None) -> Run:
     """Distributed, data, model and engine, then the resumed (or fresh) state; refuses what cannot run."""
     import deepspeed
 
@@ -155,6 +159,8 @@ def set_up(cfg: PretrainConfig, tokens_dir: Path, mix_path: Path, tokenizer_dir:
     # a checkpoint written under other values is another run's, never resumed into this one.
     training = {"pretrain": cfg.model_dump(mode="json"), "token_target": token_target, "precision": precision,
                 "model_shape": shape.to_dict()}
+    if init_from is not None:
+        training["init_from"] = str(init_from)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     tag = resumable_tag(ckpt_dir, training, fresh, rank)
@@ -162,6 +168,8 @@ def set_up(cfg: PretrainConfig, tokens_dir: Path, mix_path: Path, tokenizer_dir:
     sampler = MixtureSampler(MixturePlan.load(mix_path), tokens_dir, cfg.model.seq_len, cfg.seed)
     val_sets = validation_sets(tokens_dir, cfg.model.seq_len, cfg.eval_batch_size or cfg.micro_batch, cfg.eval_batches)
     model = build_model(cfg.model, int(tok["vocab_size"]), int(tok["eos_id"]), tok.get("pad_id"), seed=cfg.seed)
+    if init_from is not None:
+        _load_weights(model, Path(init_from))
     ds_config = deepspeed_config(cfg, world, precision)
     engine, optimizer, _, _ = deepspeed.initialize(model=model, **optimizer_args(ds_config, model, cfg.weight_decay))
     n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in engine.module.parameters())
@@ -185,6 +193,22 @@ def set_up(cfg: PretrainConfig, tokens_dir: Path, mix_path: Path, tokenizer_dir:
                              flops_per_token(shape) / (peak * world) if peak else None)
     engine.train()
     return run
+
+
+def _load_weights(model: torch.nn.Module, hf_dir: Path) -> None:
+    """The weights of an exported model folder of the same shape (strict: a shape mismatch is an error)."""
+    from safetensors.torch import load_file
+
+    path = hf_dir / "model.safetensors"
+    if not path.is_file():
+        raise UserError(f"init_from {hf_dir} has no model.safetensors; point it at a finished run's model/hf folder")
+    state = load_file(str(path))
+    if "lm_head.weight" not in state and model.config.tie_word_embeddings:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise UserError(f"init_from {hf_dir}: its weights do not fit this model's shape ({str(exc)[:200]})") from None
 
 
 def _read_tokenizer_manifest(tokenizer_dir: Path) -> dict[str, Any]:

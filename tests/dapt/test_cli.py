@@ -134,8 +134,12 @@ def test_in_memory_beam_configs_run_one_worker():
     """Beam warns when direct_running_mode is in_memory and direct_num_workers is not 1."""
     from dapt.config import load_config
 
+    from dapt.study import load_study
+
     for path in sorted((REPO / "configs").glob("*.yaml")):
-        cfg = load_config(path, run_dir=REPO / "runs" / "unused")
+        study = "\nstudy:" in path.read_text()  # a `dapt study` config: the run config plus its study section
+        cfg = (load_study if study else load_config)(path, run_dir=REPO / "runs" / "unused")
+        cfg = cfg[0] if study else cfg
         if cfg.curate.direct_running_mode == "in_memory":
             assert cfg.curate.direct_num_workers == 1, path.name
 
