@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dapt.config import DaptConfig, describe_validation_error, load_config
 from dapt.errors import UserError
+from dapt.manifest import read_manifest, write_manifest
 
 log = logging.getLogger("dapt.study")
 
@@ -368,7 +369,7 @@ def _prepare_data(cfg: DaptConfig, study: StudyConfig, root: Path) -> tuple[dict
     from dapt.eval.run import write_heldout
 
     run_dir = cfg.run_dir
-    manifest = json.loads((run_dir / "tokens" / "manifest.json").read_text())
+    manifest = read_manifest(run_dir / "tokens", "run the data stages first (dapt study without --skip-data)")
     missing = sorted(set(study.holdout_sources) - set(manifest["sources"]))
     if missing:
         raise UserError(f"study.holdout_sources names {missing}, which the tokenize stage did not write; "
@@ -381,9 +382,8 @@ def _prepare_data(cfg: DaptConfig, study: StudyConfig, root: Path) -> tuple[dict
             link.symlink_to((run_dir / "tokens" / split).resolve(), target_is_directory=True)
     trained = {**manifest, "sources": {k: v for k, v in manifest["sources"].items() if k not in study.holdout_sources},
                "held_out_sources": list(study.holdout_sources)}
-    text = json.dumps(trained, indent=2)
-    if not (view / "manifest.json").is_file() or (view / "manifest.json").read_text() != text:
-        (view / "manifest.json").write_text(text)
+    if read_manifest(view) != trained:  # unchanged bytes on a rerun: the mix stage hashes this file
+        write_manifest(view, trained)
     eval_cfg = cfg.eval.model_copy(update={"max_docs": study.eval_max_docs})
     sources = {name: [run_dir / "tokens" / "val_text" / f"{name}.jsonl.gz"] for name, s in sorted(manifest["sources"].items())
                if int(s.get("val_docs", 0)) > 0}

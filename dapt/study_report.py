@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dapt.study_analysis import (
-    DOMAINS, GROUPS, choose_share, domain_loss, fit_power_law, group_scores, paired_bootstrap, predict, seed_spread,
+    GROUPS, choose_share, domain_loss, fit_power_law, group_scores, paired_bootstrap, predict, seed_spread,
 )
 from dapt.summary import format_table
 
