@@ -28,15 +28,18 @@ def test_the_configs_this_issue_promises_are_shipped():
     assert {"tiny.yaml", "study.yaml", *CLUSTER} <= set(SHIPPED)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_config_validates(name):
+def _load(name):
     path = REPO / "configs" / name
     if "\nstudy:" in path.read_text():  # a `dapt study` config: the run config plus its study section
         from dapt.study import load_study
 
-        cfg, _ = load_study(path)
-    else:
-        cfg = load_config(path)
+        return load_study(path)[0]
+    return load_config(path)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_config_validates(name):
+    cfg = _load(name)
     assert cfg.curate.sources, f"{name} has no sources"
     names = {s.name for s in cfg.curate.sources}
     groups = {"general" if s.domain == "general" else "domain" for s in cfg.curate.sources}
@@ -47,7 +50,7 @@ def test_shipped_config_validates(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_config_writes_tensorboard_logs(name):
     """Issue 18: TensorBoard logs by default; tiny.yaml and study.yaml used to turn it off."""
-    assert load_config(REPO / "configs" / name).pretrain.tensorboard, name
+    assert _load(name).pretrain.tensorboard, name
 
 
 def _fake_sources(cfg) -> dict[str, dict]:
