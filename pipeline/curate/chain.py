@@ -16,7 +16,7 @@ from dapt.pipeline.rules.c4 import c4_clean, c4_page
 from dapt.pipeline.rules.fineweb import fineweb_quality
 from dapt.pipeline.rules.gopher import gopher_quality, gopher_repetition
 from dapt.pipeline.rules.language import LanguageIdentifier, language_reason
-from dapt.pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines
+from dapt.pipeline.rules.normalize import dehyphenate, normalize_text, remove_boilerplate_lines, unwrap_lines
 from dapt.pipeline.rules.pii import redact_pii
 from dapt.pipeline.rules.quality import symbol_words, word_count_reason, words_of
 from dapt.pipeline.rules.tables import is_numeric_table
@@ -32,10 +32,15 @@ class Outcome:
 
 
 def clean_text(text: str, rules: RuleConfig, signals: dict[str, Any]) -> str:
-    """Normalization: always NFC / whitespace / control characters; de-hyphenation and boilerplate optional."""
+    """Normalization: always NFC / whitespace / control characters; de-hyphenation, unwrapping and boilerplate
+    optional."""
     text = normalize_text(text)
     if rules.normalize.dehyphenate:
         text = dehyphenate(text)
+    if rules.normalize.unwrap_lines:
+        text, unwrapped = unwrap_lines(text)
+        if unwrapped:
+            signals["unwrapped_paragraphs"] = unwrapped
     if rules.normalize.boilerplate_lines:
         text, removed = remove_boilerplate_lines(text)
         if removed:

@@ -27,6 +27,8 @@ class NormalizeRules(_Strict):
     """Text clean-up before the rules: NFC, whitespace and control characters always; these two optional."""
 
     dehyphenate: bool = True
+    # Join paragraphs hard-wrapped at a fixed width before the line rules judge lines (rules/normalize.py).
+    unwrap_lines: bool = True
     boilerplate_lines: bool = True
 
 

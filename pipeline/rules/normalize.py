@@ -73,6 +73,50 @@ def dehyphenate(text: str) -> str:
     return _HYPHEN_BREAK.sub(join, text)
 
 
+# A list item or a table row: such lines are not wrapped prose, whatever their length.
+_STRUCTURED_LINE = re.compile(r"^(?:[-*•·]|\d{1,3}[.)]|\([a-z0-9]{1,4}\))\s|[|\t]")
+_LINE_END = (".", "!", "?", '"', "'", "”", "’", ":", ";", ")")
+
+
+def _is_hard_wrapped(lines: list[str]) -> bool:
+    body = lines[:-1]  # the last line of a wrapped paragraph is as short as its text ends
+    if len(lines) < 3 or any(_STRUCTURED_LINE.search(line) for line in lines):
+        return False
+    longest = max(len(line) for line in body)
+    if not 60 <= longest <= 100:
+        return False
+    full = sum(len(line) >= 0.75 * longest for line in body)
+    mid_sentence = sum(not line.endswith(_LINE_END) for line in body)
+    return full >= 0.8 * len(body) and mid_sentence >= 0.5 * len(body)
+
+
+# Where one sentence ends and the next begins inside a joined paragraph.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])([\"”’)]?) +(?=[\"“‘(]?[A-Z])")
+
+
+def unwrap_lines(text: str) -> tuple[str, int]:
+    """Re-flows each paragraph hard-wrapped at a fixed width (Project Gutenberg's ~70 columns, wire copy,
+    e-mail, plain-text filings) to one sentence per line; returns (text, paragraphs re-flowed).
+
+    C4's line rules judge every line as a sentence: on wrapped books they deleted 75–84 % of the words (a
+    line that ends mid-sentence has no terminal punctuation). One sentence per line, not one line per
+    paragraph, keeps the line statistics Gopher's rules use (lines ending in an ellipsis, duplicate lines)
+    meaning what they mean on the web. A paragraph counts as wrapped when it has at least three lines, its
+    lines (all but the last) are of one width of 60–100 characters, and most of them end mid-sentence;
+    lists, tables, verse and one-sentence-per-line text are left as they are.
+    """
+    if "\n" not in text:
+        return text, 0
+    paragraphs = text.split("\n\n")
+    joined = 0
+    for i, paragraph in enumerate(paragraphs):
+        lines = paragraph.split("\n")
+        if _is_hard_wrapped(lines):
+            paragraphs[i] = _SENTENCE_BREAK.sub(r"\1\n", " ".join(lines))
+            joined += 1
+    return ("\n\n".join(paragraphs), joined) if joined else (text, 0)
+
+
 # Lines that are site furniture rather than content (matched on the whole line, case-insensitive). Sources:
 # the C4 policy phrases (TFDS c4_utils) and common consent / navigation / copyright lines.
 BOILERPLATE_LINES = [
