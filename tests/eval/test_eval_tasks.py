@@ -188,12 +188,19 @@ def test_shipped_tasks_load_with_plain_lm_eval_from_any_directory(tiny_models, t
     cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--device", "cpu",
            "--model_args", f"pretrained={tiny_models['domain']}", "--include_path", str(tasks),
            "--tasks", "dapt_domain,dapt_general", "--limit", "1", "--output_path", str(out)]
+    # Not the distributed environment an in-process DeepSpeed test of this session left behind (RANK,
+    # MASTER_PORT, ...): lm_eval's hf model would join that port, which this process still holds (EADDRINUSE).
+    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}
     run = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+                         env={**env, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
     (results,) = out.rglob("results_*.json")
     scored = {t for t in json.loads(results.read_text())["results"] if t.startswith("dapt_")}
     assert len(scored) == 14
+
+
+DISTRIBUTED_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+                   "CROSS_RANK", "CROSS_SIZE")
 
 
 def test_shipped_examples_are_the_generator_output(tmp_path):
