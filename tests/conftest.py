@@ -23,24 +23,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-# What an in-process DeepSpeed run leaves in the environment (deepspeed.init_distributed, pretrain/engine.py):
-# a later test's subprocess would read it as "rank 0 of a job at MASTER_PORT" and try to join that port,
-# still held by this process (lm_eval's hf model did: EADDRINUSE).
-_DISTRIBUTED_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                    "CROSS_RANK", "CROSS_SIZE")
-
-
-@pytest.fixture(autouse=True)
-def _no_distributed_env_left_behind() -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in _DISTRIBUTED_ENV}
-    yield
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
 @pytest.fixture(scope="session")
 def shared_corpus() -> Path:
     """The real corpus in ../shared/corpus; tests that need it are skipped where it is absent."""
