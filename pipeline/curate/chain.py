@@ -31,21 +31,22 @@ class Outcome:
     signals: dict[str, Any]
 
 
-def clean_text(text: str, rules: RuleConfig, signals: dict[str, Any]) -> str:
+def clean_text(text: str, rules: RuleConfig) -> tuple[str, dict[str, Any]]:
     """Normalization: always NFC / whitespace / control characters; de-hyphenation, unwrapping and boilerplate
-    optional."""
+    optional. Returns the text and what changed (paragraphs re-flowed, boilerplate lines removed)."""
+    found: dict[str, Any] = {}
     text = normalize_text(text)
     if rules.normalize.dehyphenate:
         text = dehyphenate(text)
     if rules.normalize.unwrap_lines:
         text, unwrapped = unwrap_lines(text)
         if unwrapped:
-            signals["unwrapped_paragraphs"] = unwrapped
+            found["unwrapped_paragraphs"] = unwrapped
     if rules.normalize.boilerplate_lines:
         text, removed = remove_boilerplate_lines(text)
         if removed:
-            signals["boilerplate_lines"] = removed
-    return text
+            found["boilerplate_lines"] = removed
+    return text, found
 
 
 def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None) -> Outcome:
@@ -53,7 +54,8 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
     signals: dict[str, Any] = {}
     if len(text) > rules.max_chars:
         return Outcome(text, "size/too_long", signals)
-    text = clean_text(text, rules, signals)
+    text, found = clean_text(text, rules)
+    signals.update(found)
     words = words_of(text)
     signals["words"] = len(words)
 
@@ -85,24 +87,26 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
 
     if rules.gopher_repetition.enabled:
         rep = rules.gopher_repetition
-        reason = gopher_repetition(
-            text, words, signals,
+        reason, found = gopher_repetition(
+            text, words,
             max_dup_line_frac=rep.max_dup_line_frac, max_dup_para_frac=rep.max_dup_para_frac,
             max_dup_line_char_frac=rep.max_dup_line_char_frac, max_dup_para_char_frac=rep.max_dup_para_char_frac,
             max_top_ngram_char_frac=rep.max_top_ngram_char_frac, max_dup_ngram_char_frac=rep.max_dup_ngram_char_frac,
         )
+        signals.update(found)
         if reason:
             return Outcome(text, reason, signals)
 
     if gq.enabled:
-        reason = gopher_quality(
-            text, words, signals,
+        reason, found = gopher_quality(
+            text, words,
             min_mean_word_length=gq.min_mean_word_length, max_mean_word_length=gq.max_mean_word_length,
             max_symbol_word_ratio=gq.max_symbol_word_ratio, max_bullet_lines_ratio=gq.max_bullet_lines_ratio,
             max_ellipsis_lines_ratio=gq.max_ellipsis_lines_ratio, min_alpha_words_ratio=gq.min_alpha_words_ratio,
             # A table's rows hold labels and figures, not the function words of prose.
             min_stop_words=None if table else gq.min_stop_words,
         )
+        signals.update(found)
         if reason:
             return Outcome(text, reason, signals)
 
@@ -128,12 +132,13 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
 
     if rules.fineweb.enabled:
         fw = rules.fineweb
-        reason = fineweb_quality(
-            text, len(words), signals,
+        reason, found = fineweb_quality(
+            text, len(words),
             min_line_punct_ratio=fw.min_line_punct_ratio, max_short_line_ratio=fw.max_short_line_ratio,
             short_line_length=fw.short_line_length, max_dup_line_char_ratio=fw.max_dup_line_char_ratio,
             max_newline_word_ratio=fw.max_newline_word_ratio,
         )
+        signals.update(found)
         if reason:
             return Outcome(text, reason, signals)
 

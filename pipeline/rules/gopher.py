@@ -1,7 +1,8 @@
 """Gopher quality and repetition rules (Rae et al. 2021, "Scaling Language Models", App. A.1.1, Table A1).
 
-Pure functions over a document's text and words; each returns None (keep) or a stable reason, and writes the
-measured values into ``signals``. Thresholds come from the caller's config; defaults there are the paper's.
+Pure functions over a document's text and words; each returns None (keep) or a stable reason, with the
+values it measured on the way (a dict for the document's record); neither writes into its input.
+Thresholds come from the caller's config; defaults there are the paper's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ _PARAGRAPHS = re.compile(r"\n{2,}")
 def gopher_quality(
     text: str,
     words: list[str],
-    signals: dict[str, Any],
     *,
     min_mean_word_length: float | None,
     max_mean_word_length: float | None,
@@ -32,45 +32,46 @@ def gopher_quality(
     max_ellipsis_lines_ratio: float | None,
     min_alpha_words_ratio: float | None,
     min_stop_words: int | None,
-) -> str | None:
+) -> tuple[str | None, dict[str, Any]]:
     """The Gopher quality filter; a None threshold switches that check off."""
+    found: dict[str, Any] = {}
     n_words = max(len(words), 1)
     symbols = symbol_words(text)
     # Mean length of the words that are not pure symbols.
     mean_len = (sum(map(len, words)) - sum(map(len, symbols))) / max(len(words) - len(symbols), 1)
-    signals["mean_word_length"] = round(mean_len, 3)
+    found["mean_word_length"] = round(mean_len, 3)
     if min_mean_word_length is not None and mean_len < min_mean_word_length:
-        return "gopher/mean_word_length_low"
+        return "gopher/mean_word_length_low", found
     if max_mean_word_length is not None and mean_len > max_mean_word_length:
-        return "gopher/mean_word_length_high"
+        return "gopher/mean_word_length_high", found
 
     hash_ratio = text.count("#") / n_words
     ellipsis_ratio = (text.count("...") + text.count("…")) / n_words
-    signals["hash_ratio"], signals["ellipsis_ratio"] = round(hash_ratio, 4), round(ellipsis_ratio, 4)
+    found["hash_ratio"], found["ellipsis_ratio"] = round(hash_ratio, 4), round(ellipsis_ratio, 4)
     if max_symbol_word_ratio is not None and hash_ratio > max_symbol_word_ratio:
-        return "gopher/too_many_hashes"
+        return "gopher/too_many_hashes", found
     if max_symbol_word_ratio is not None and ellipsis_ratio > max_symbol_word_ratio:
-        return "gopher/too_many_ellipsis"
+        return "gopher/too_many_ellipsis", found
 
     lines = [line for line in text.split("\n") if line.strip()] or [""]
     bullets = sum(line.lstrip().startswith(("•", "-", "*", "·", "‣", "◦")) for line in lines) / len(lines)
     end_ellipsis = sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
-    signals["bullet_lines_ratio"], signals["ellipsis_lines_ratio"] = round(bullets, 4), round(end_ellipsis, 4)
+    found["bullet_lines_ratio"], found["ellipsis_lines_ratio"] = round(bullets, 4), round(end_ellipsis, 4)
     if max_bullet_lines_ratio is not None and bullets > max_bullet_lines_ratio:
-        return "gopher/too_many_bullets"
+        return "gopher/too_many_bullets", found
     if max_ellipsis_lines_ratio is not None and end_ellipsis > max_ellipsis_lines_ratio:
-        return "gopher/too_many_end_ellipsis"
+        return "gopher/too_many_end_ellipsis", found
 
     alpha = (len(words) - non_alpha_words(text)) / n_words
-    signals["alpha_words_ratio"] = round(alpha, 4)
+    found["alpha_words_ratio"] = round(alpha, 4)
     if min_alpha_words_ratio is not None and alpha < min_alpha_words_ratio:
-        return "gopher/few_alpha_words"
+        return "gopher/few_alpha_words", found
 
     stop = len(set(_STOP_WORD.findall(text.lower())))
-    signals["stop_words"] = stop
+    found["stop_words"] = stop
     if min_stop_words is not None and stop < min_stop_words:
-        return "gopher/few_stop_words"
-    return None
+        return "gopher/few_stop_words", found
+    return None, found
 
 
 def duplicate_fraction(items: list[str]) -> tuple[float, int]:
@@ -144,7 +145,6 @@ def duplicate_ngram_char_fraction(word_hashes: np.ndarray, lengths: np.ndarray, 
 def gopher_repetition(
     text: str,
     words: list[str],
-    signals: dict[str, Any],
     *,
     max_dup_line_frac: float | None,
     max_dup_para_frac: float | None,
@@ -152,23 +152,24 @@ def gopher_repetition(
     max_dup_para_char_frac: float | None,
     max_top_ngram_char_frac: dict[int, float],
     max_dup_ngram_char_frac: dict[int, float],
-) -> str | None:
+) -> tuple[str | None, dict[str, Any]]:
     """The Gopher repetition filter (Table A1): duplicate lines/paragraphs and repeated word n-grams."""
+    found: dict[str, Any] = {}
     n_chars = max(len(text), 1)
     paragraphs = [p for p in _PARAGRAPHS.split(text.strip()) if p] if "\n\n\n" in text else text.strip().split("\n\n")
     para_frac, para_chars = duplicate_fraction(paragraphs)
-    signals["dup_para_frac"], signals["dup_para_char_frac"] = round(para_frac, 4), round(para_chars / n_chars, 4)
+    found["dup_para_frac"], found["dup_para_char_frac"] = round(para_frac, 4), round(para_chars / n_chars, 4)
     if max_dup_para_frac is not None and para_frac > max_dup_para_frac:
-        return "gopher_rep/dup_para_frac"
+        return "gopher_rep/dup_para_frac", found
     if max_dup_para_char_frac is not None and para_chars / n_chars > max_dup_para_char_frac:
-        return "gopher_rep/dup_para_char_frac"
+        return "gopher_rep/dup_para_char_frac", found
     lines = [line for line in text.strip().split("\n") if line]
     line_frac, line_chars = duplicate_fraction(lines)
-    signals["dup_line_frac"], signals["dup_line_char_frac"] = round(line_frac, 4), round(line_chars / n_chars, 4)
+    found["dup_line_frac"], found["dup_line_char_frac"] = round(line_frac, 4), round(line_chars / n_chars, 4)
     if max_dup_line_frac is not None and line_frac > max_dup_line_frac:
-        return "gopher_rep/dup_line_frac"
+        return "gopher_rep/dup_line_frac", found
     if max_dup_line_char_frac is not None and line_chars / n_chars > max_dup_line_char_frac:
-        return "gopher_rep/dup_line_char_frac"
+        return "gopher_rep/dup_line_char_frac", found
 
     # n-grams as combined 64-bit word hashes, vectorized with numpy: no Python loop over positions.
     # xxhash, not Python's hash(): that is salted per process (PYTHONHASHSEED), so on a cluster whose
@@ -177,15 +178,15 @@ def gopher_repetition(
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     for n, limit in sorted(max_top_ngram_char_frac.items()):
         frac = top_ngram_char_fraction(ids, lengths, n, n_chars)
-        signals[f"top_{n}_gram_char_frac"] = round(frac, 4)
+        found[f"top_{n}_gram_char_frac"] = round(frac, 4)
         if frac > limit:
-            return f"gopher_rep/top_{n}_gram"
+            return f"gopher_rep/top_{n}_gram", found
     for n, limit in sorted(max_dup_ngram_char_frac.items()):
         frac = duplicate_ngram_char_fraction(ids, lengths, n, n_chars)
-        signals[f"dup_{n}_gram_char_frac"] = round(frac, 4)
+        found[f"dup_{n}_gram_char_frac"] = round(frac, 4)
         if frac > limit:
-            return f"gopher_rep/dup_{n}_gram"
+            return f"gopher_rep/dup_{n}_gram", found
         if frac == 0.0:
             # No repeated n-gram means no repeated longer n-gram either: the remaining checks would pass.
             break
-    return None
+    return None, found

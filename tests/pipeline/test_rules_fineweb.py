@@ -16,7 +16,7 @@ SENTENCES = [
 
 
 def _fineweb(text):
-    return fineweb_quality(text, len(words_of(text)), {}, **FineWebRules().model_dump(exclude={"enabled"}))
+    return fineweb_quality(text, len(words_of(text)), **FineWebRules().model_dump(exclude={"enabled"}))[0]
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,12 @@ def _fineweb(text):
 )
 def test_fineweb_quality(text, reason):
     assert _fineweb(text) == reason
+
+
+def test_fineweb_quality_returns_the_ratios_it_measured():
+    text = "\n".join(SENTENCES + SENTENCES[:1])
+    reason, found = fineweb_quality(text, len(words_of(text)), **FineWebRules().model_dump(exclude={"enabled"}))
+    assert reason == "fineweb/dup_line_chars"  # one of six lines repeated: ~16 % of the characters
+    assert found["line_punct_ratio"] == 1.0 and found["short_line_ratio"] == 0.0
+    assert 0.15 < found["dup_line_chars_ratio"] < 0.18
+    assert found["newline_word_ratio"] == round(5 / len(words_of(text)), 4)

@@ -25,8 +25,7 @@ PROSE = (
 def _quality(text, **overrides):
     cfg = GopherQualityRules(**overrides)
     args = cfg.model_dump(exclude={"enabled", "min_words", "max_words"})
-    signals = {}
-    return gopher_quality(text, words_of(text), signals, **args), signals
+    return gopher_quality(text, words_of(text), **args)
 
 
 @pytest.mark.parametrize(
@@ -72,8 +71,7 @@ def test_word_helpers():
 
 def _repetition(text, **overrides):
     cfg = GopherRepetitionRules(**overrides)
-    signals = {}
-    return gopher_repetition(text, words_of(text), signals, **cfg.model_dump(exclude={"enabled"})), signals
+    return gopher_repetition(text, words_of(text), **cfg.model_dump(exclude={"enabled"}))
 
 
 LINES = PROSE.split(". ")
