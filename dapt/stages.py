@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,8 @@ from dapt.config import DaptConfig
 from dapt.errors import UserError
 from dapt.pipeline.storage import Location
 from dapt.manifest import read_manifest
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +171,7 @@ def _mix(ctx: Context) -> dict[str, Any]:
 def _pretrain(ctx: Context) -> dict[str, Any]:
     from dapt.pretrain.train import run_pretrain
 
-    return run_pretrain(
+    return _on_planned_hardware(ctx, run_pretrain(
         ctx.cfg.pretrain,
         ctx.path("tokens"),
         ctx.path("mix", "mix.json"),
@@ -176,7 +179,17 @@ def _pretrain(ctx: Context) -> dict[str, Any]:
         ctx.path("model"),
         token_target=token_target(ctx),
         fresh=ctx.fresh,
-    )
+    ))
+
+
+def _on_planned_hardware(ctx: Context, summary: dict[str, Any]) -> dict[str, Any]:
+    """Warns (one line) when training ran on other GPUs than plan.gpu_type x plan.num_gpus."""
+    from dapt.pretrain.plan import hardware_mismatch
+
+    mismatch = hardware_mismatch(ctx.cfg.plan, summary["device"], summary["world"])
+    if mismatch:
+        log.warning("pretrain: %s", mismatch)
+    return summary
 
 
 def _baseline_tokenizer(ctx: Context) -> Path:
@@ -210,7 +223,7 @@ def _baseline_mix(ctx: Context) -> dict[str, Any]:
 def _baseline_pretrain(ctx: Context) -> dict[str, Any]:
     from dapt.pretrain.train import run_pretrain
 
-    return run_pretrain(
+    return _on_planned_hardware(ctx, run_pretrain(
         ctx.cfg.pretrain,
         _baseline_tokens_dir(ctx),
         ctx.path("baseline", "mix", "mix.json"),
@@ -218,7 +231,7 @@ def _baseline_pretrain(ctx: Context) -> dict[str, Any]:
         ctx.path("baseline", "model"),
         token_target=token_target(ctx),
         fresh=ctx.fresh,
-    )
+    ))
 
 
 def heldout_files(ctx: Context) -> dict[str, list[Path]]:

@@ -91,6 +91,21 @@ class PlanConfig(BaseModel):
         return self
 
 
+def hardware_mismatch(cfg: PlanConfig, device_name: str, world: int) -> str | None:
+    """How the GPUs a run trained on differ from the ones it was planned for (None: the same, or a CPU
+    rehearsal of a GPU plan). The trainer takes its hardware from the launcher, the planner from plan.*:
+    when they differ, the plan's hours (and its memory check) were for another machine."""
+    if device_name == "cpu":
+        return None
+    spec = memory.gpu_for_device(device_name)
+    # By card family: torch's name does not say which memory size of an A100 it is.
+    same_card = spec is not None and spec.device_name == memory.gpu_spec(cfg.gpu_type).device_name
+    if same_card and world == cfg.num_gpus:
+        return None
+    return (f"trained on {world} x {device_name} but planned for {cfg.num_gpus} x {cfg.gpu_type}: the plan's "
+            f"hours and memory check were for those; re-plan with --plan.gpu_type/--plan.num_gpus")
+
+
 def compute_budget(cfg: PlanConfig) -> dict | None:
     """The model-FLOPs budget (6ND-equivalent) and how it was derived, or None when none is given."""
     if cfg.flops is not None:

@@ -411,6 +411,7 @@ def finish(run: Run) -> dict[str, Any]:
         "n_params": run.resolved["n_params"],
         "precision": run.precision,
         "world": run.world,
+        "device": torch.cuda.get_device_name(run.device) if run.device.type == "cuda" else "cpu",
         "zero_stage": run.resolved["deepspeed"].get("zero_optimization", {}).get("stage"),
         **shards,
         "hf_dir": str(hf_dir),

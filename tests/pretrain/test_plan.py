@@ -9,8 +9,8 @@ import pytest
 
 from dapt.errors import UserError
 from dapt.pretrain.plan import (
-    LAWS, PF_DAY, PlanConfig, data_constrained_plan, effective_data, optimal_allocation, run_plan,
-    tokens_for_params, training_flops,
+    LAWS, PF_DAY, PlanConfig, data_constrained_plan, effective_data, hardware_mismatch, optimal_allocation,
+    run_plan, tokens_for_params, training_flops,
 )
 from dapt.pretrain.shape import ModelShape, count_params
 
@@ -239,3 +239,21 @@ def test_degenerate_data_constrained_optimum_says_the_data_is_too_small(tmp_path
     printed = capsys.readouterr().out
     assert f"too small by ~{d['too_small_by']:.3g}x" in printed and "epochs), loss" not in printed
     assert any("the data is too small by" in w for w in out["warnings"])
+
+
+@pytest.mark.parametrize(
+    "device, world, expected",
+    [
+        ("NVIDIA A100-SXM4-80GB", 8, None),  # what the default plan assumes
+        ("cpu", 1, None),  # a CPU rehearsal of a GPU plan is not a mismatch
+        ("NVIDIA A100-SXM4-80GB", 2, "trained on 2 x NVIDIA A100-SXM4-80GB but planned for 8 x a100-80gb"),
+        ("NVIDIA H100 80GB HBM3", 8, "trained on 8 x NVIDIA H100 80GB HBM3 but planned for 8 x a100-80gb"),
+        ("Some Future GPU", 8, "trained on 8 x Some Future GPU but planned for 8 x a100-80gb"),
+    ],
+)
+def test_training_on_other_gpus_than_planned_is_named(device, world, expected):
+    found = hardware_mismatch(PlanConfig(), device, world)
+    if expected is None:
+        assert found is None
+    else:
+        assert found.startswith(expected) and "--plan.num_gpus" in found

@@ -37,7 +37,7 @@ def test_tiny_run_learns_and_exports(inputs: dict[str, Path], tmp_path: Path) ->
     assert summary["final_train_loss"] < summary["initial_train_loss"] - 1.0  # ln(256) = 5.5 -> well below
     assert set(summary["val_losses"]) == {"domain", "general"}
     assert all(math.isfinite(v) for v in summary["val_losses"].values())
-    assert summary["zero_stage"] == 2 and summary["precision"] == "fp32"
+    assert summary["zero_stage"] == 2 and summary["precision"] == "fp32" and summary["device"] == "cpu"
     # metrics: one line per step, learning rate warmed up then decayed towards 10 %
     rows = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r and "event" not in r]
     assert [r["step"] for r in rows] == list(range(1, 31))
