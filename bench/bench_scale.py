@@ -23,18 +23,28 @@ this runner is held in the process's memory, as every shuffle of select and toke
 so rates are per CPU-second, not per wall second; "marginal" rates (between a size and the one before) cancel the
 fixed start-up cost (imports, pipeline construction).
 
+``--runner portable`` runs the same jobs the way a cluster does (issue 14's "no single-worker state that grows
+with the corpus"): Beam's portable runner submits to Beam's Python job service
+(``local_job_service_main``), whose runner keeps the shuffles (Dataflow's shuffle service, Flink's and Spark's
+shuffle files), and the transforms run in SDK workers started by an external worker pool
+(``worker_pool_main``, ``--environment_type=EXTERNAL``), the worker path of Dataflow, Flink and Spark. Every
+process of both trees is polled for its RSS (0.2 s): the peak of the largest single SDK worker is the worker's
+state, the job service's peak is the runner's shuffle storage, the child's own peak is the launcher's.
+
 All three default sizes run in about 10 minutes on the shared 2-CPU machine (select on 100 MB: ~105 CPU-s, 2-3 min
 wall). On this runner the measured peak RSS is the job's own state plus the runner's in-memory shuffles; the
 ``shuffle`` row shows what one shuffle of the input costs, and ``--select-config`` turns select's steps off to
 attribute the rest.
 
     python bench/bench_scale.py [--sizes 7 30 100] [--stages select tokenize shuffle]
+    python bench/bench_scale.py --runner portable --stages select tokenize --out bench/results/scale_portable.json
     python bench/bench_scale.py --stages select --select-config '{"near_dedup": {"enabled": false}}' --out /tmp/x.json
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -56,7 +66,7 @@ from dapt.pipeline.documents import Document, write_documents  # noqa: E402
 from dapt.pipeline.sample.text import edit_words  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
-BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+DIRECT_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 EDIT_RATE = 0.3
 MIN_MARGINAL_CPU_S = 5.0
 
@@ -149,38 +159,104 @@ def write_shards(docs: list[Document], repeated: int, out: Path, shard_mb: float
             "repeated_docs": repeated}
 
 
-def _tree_rss(proc) -> int:
+def _rss_by_pid(proc) -> dict[int, int]:
+    """RSS of a process and each of its descendants, by pid (processes that ended are left out)."""
     import psutil
 
-    total = 0
     try:
         procs = [proc] + proc.children(recursive=True)
     except psutil.NoSuchProcess:
-        return 0
+        return {}
+    out = {}
     for p in procs:
         try:
-            total += p.memory_info().rss
+            out[p.pid] = p.memory_info().rss
         except psutil.NoSuchProcess:
             pass
-    return total
+    return out
 
 
-def measure(stage: str, docs: Path, out: Path, tok: Path, logs: Path, select_cfg: dict) -> dict:
-    """Runs one stage in a child process: peak RSS (rusage and polled tree), CPU and wall seconds, summary."""
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PortableCluster:
+    """Beam's job service and an external worker pool on 127.0.0.1, stopped on exit; ``beam_args`` submit to
+    them and ``processes`` names the two process trees to watch."""
+
+    def __init__(self, logs: Path):
+        self.logs, self.started = logs, []
+
+    def __enter__(self) -> "PortableCluster":
+        import socket
+
+        import psutil
+
+        job_port, pool_port = _free_port(), _free_port()
+        for name, port, argv in (
+            ("job_service", job_port, ["-m", "apache_beam.runners.portability.local_job_service_main",
+                                       f"--port={job_port}"]),
+            ("worker_pool", pool_port, ["-m", "apache_beam.runners.worker.worker_pool_main",
+                                        f"--service_port={pool_port}"]),
+        ):
+            # The pool starts each SDK worker as `python -c ...`: this interpreter's folder goes first on PATH.
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+            proc = subprocess.Popen([sys.executable, *argv], stdout=(self.logs / f"{name}.log").open("w"),
+                                    stderr=subprocess.STDOUT, cwd=REPO, env=env)
+            self.started.append((name, proc))
+            deadline = time.monotonic() + 60
+            while True:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start: {(self.logs / f'{name}.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        self.processes = {name: psutil.Process(proc.pid) for name, proc in self.started}
+        self.beam_args = ["--runner=PortableRunner", f"--job_endpoint=127.0.0.1:{job_port}",
+                          "--environment_type=EXTERNAL", f"--environment_config=127.0.0.1:{pool_port}"]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for _, proc in self.started:
+            proc.terminate()
+        for _, proc in self.started:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def measure(stage: str, docs: Path, out: Path, tok: Path, logs: Path, select_cfg: dict, beam_args: list[str],
+            cluster: PortableCluster | None) -> dict:
+    """Runs one stage in a child process: peak RSS (rusage and polled tree; with a cluster, the peak of its
+    largest SDK worker and of its job service too), CPU and wall seconds, summary."""
     import psutil
 
     out_log, err_log = logs / f"{stage}_{docs.name}.out", logs / f"{stage}_{docs.name}.err"
+    cpu_before = _cluster_cpu(cluster)
     start = time.perf_counter()
     with out_log.open("w") as fo, err_log.open("w") as fe:
         child = subprocess.Popen([sys.executable, "-c", _CHILD, stage, str(docs), str(out), str(tok),
-                                  json.dumps(select_cfg), *BEAM_ARGS],
+                                  json.dumps(select_cfg), *beam_args],
                                  cwd=REPO, stdout=fo, stderr=fe)
     peak, done = [0], threading.Event()
+    watched = {"launcher": psutil.Process(child.pid), **(cluster.processes if cluster else {})}
+    per_pid: dict[tuple[str, int], int] = {}  # (tree, pid) -> peak RSS
+    tree_peak: dict[str, int] = {}
 
     def poll() -> None:
-        ps = psutil.Process(child.pid)
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(ps))
+            for name, proc in watched.items():
+                rss = _rss_by_pid(proc)
+                tree_peak[name] = max(tree_peak.get(name, 0), sum(rss.values()))
+                for pid, value in rss.items():
+                    per_pid[name, pid] = max(per_pid.get((name, pid), 0), value)
+            peak[0] = tree_peak.get("launcher", 0)
             done.wait(0.2)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -194,11 +270,47 @@ def measure(stage: str, docs: Path, out: Path, tok: Path, logs: Path, select_cfg
     if child.returncode != 0:
         raise RuntimeError(f"{stage} on {docs.name} failed ({child.returncode}):\n{err_log.read_text()[-4000:]}")
     summary = json.loads(out_log.read_text().strip().splitlines()[-1])
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
-            # ru_maxrss (KiB) includes the RSS of the fork of this (large) parent before exec: not the child's own
-            "rusage_maxrss_mb": round(usage.ru_maxrss / 1024, 1), "poll_peak_rss_mb": round(peak[0] / 2**20, 1),
-            **summary, "peak_rss_mb": round(summary["peak_rss_mb"], 1)}
+    cpu = usage.ru_utime + usage.ru_stime
+    result = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+              "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
+              # ru_maxrss (KiB) includes the RSS of the fork of this (large) parent before exec: not the child's own
+              "rusage_maxrss_mb": round(usage.ru_maxrss / 1024, 1), "poll_peak_rss_mb": round(peak[0] / 2**20, 1),
+              **summary, "peak_rss_mb": round(summary["peak_rss_mb"], 1)}
+    if cluster is not None:
+        pool_pid = cluster.processes["worker_pool"].pid
+        workers = {pid: v for (name, pid), v in per_pid.items() if name == "worker_pool" and pid != pool_pid}
+        result.update(
+            launcher_peak_rss_mb=result["peak_rss_mb"],
+            # the SDK workers: the state a cluster's worker holds
+            worker_peak_rss_mb=round(max(workers.values(), default=0) / 2**20, 1), worker_processes=len(workers),
+            worker_pool_tree_peak_rss_mb=round(tree_peak.get("worker_pool", 0) / 2**20, 1),
+            # the runner's shuffle storage (on Dataflow: the shuffle service)
+            job_service_peak_rss_mb=round(tree_peak.get("job_service", 0) / 2**20, 1),
+            # the job's CPU is spent in the cluster's processes, not in the launcher
+            cpu_s=round(cpu + _cluster_cpu(cluster) - cpu_before, 2),
+        )
+    return result
+
+
+def _cluster_cpu(cluster: PortableCluster | None) -> float:
+    """user+sys CPU seconds of the cluster's processes so far (the job service and every worker alive)."""
+    import psutil
+
+    if cluster is None:
+        return 0.0
+    total = 0.0
+    for proc in cluster.processes.values():
+        try:
+            procs = [proc] + proc.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.NoSuchProcess:
+                pass
+    return total
 
 
 def train_small_tokenizer(docs: Path, out: Path, vocab: int) -> dict:
@@ -210,23 +322,28 @@ def train_small_tokenizer(docs: Path, out: Path, vocab: int) -> dict:
     return {"vocab_size": manifest.get("vocab_size", vocab), "train_s": round(time.perf_counter() - start, 1)}
 
 
-def ratios(runs: list[dict]) -> dict[str, float]:
-    """Sets each run's peak RSS ratio vs the smallest size of its stage; returns the largest per stage."""
+def ratios(runs: list[dict], key: str) -> dict[str, float]:
+    """Sets each run's peak RSS (``key``) ratio vs the smallest size of its stage; returns the largest per stage."""
     for r in runs:
         base = min((b for b in runs if b["stage"] == r["stage"]), key=lambda b: b["size_mb"])
-        r["rss_ratio_vs_smallest"] = round(r["peak_rss_mb"] / base["peak_rss_mb"], 3)
+        r["rss_ratio_vs_smallest"] = round(r[key] / base[key], 3)
     return {s: max(r["rss_ratio_vs_smallest"] for r in runs if r["stage"] == s) for s in sorted({r["stage"] for r in runs})}
 
 
-def print_table(runs: list[dict]) -> None:
-    print(f"\n{'size MB':>8} {'docs':>7} {'stage':<9} {'peak RSS MB':>12} {'CPU s':>8} {'wall s':>8} {'docs/CPU-s':>11} "
-          f"{'marginal':>9} {'RSS x':>6}")
+def print_table(runs: list[dict], portable: bool) -> None:
+    extra = f" {'worker MB':>10} {'job svc MB':>11}" if portable else ""
+    print(f"\n{'size MB':>8} {'docs':>7} {'stage':<9} {'peak RSS MB':>12}{extra} {'CPU s':>8} {'wall s':>8} "
+          f"{'docs/CPU-s':>11} {'marginal':>9} {'RSS x':>6}")
     for r in sorted(runs, key=lambda r: (r["stage"], r["size_mb"])):
         marginal = r.get("marginal_docs_per_cpu_s")
-        print(f"{r['text_mb']:>8.1f} {r['docs_in']:>7} {r['stage']:<9} {r['peak_rss_mb']:>12.1f} {r['cpu_s']:>8.1f} "
+        extra = f" {r['worker_peak_rss_mb']:>10.1f} {r['job_service_peak_rss_mb']:>11.1f}" if portable else ""
+        print(f"{r['text_mb']:>8.1f} {r['docs_in']:>7} {r['stage']:<9} {r['peak_rss_mb']:>12.1f}{extra} {r['cpu_s']:>8.1f} "
               f"{r['wall_s']:>8.1f} {r['docs_per_cpu_s']:>11.1f} {'' if marginal is None else f'{marginal:.1f}':>9} "
               f"{r['rss_ratio_vs_smallest']:>6.2f}")
     print("docs/CPU-s: whole process (imports and pipeline start included); marginal: between this size and the one before")
+    if portable:
+        print("peak RSS: the launcher; worker: the largest SDK worker; job svc: the runner, which holds the shuffles; "
+              "RSS x: the worker's")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -239,22 +356,28 @@ def main(argv: list[str] | None = None) -> dict:
                     help='SelectConfig fields as JSON, e.g. \'{"near_dedup": {"enabled": false}}\' (default: all defaults)')
     ap.add_argument("--shard-mb", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runner", choices=["direct", "portable"], default="direct",
+                    help="portable: Beam's job service + an external worker pool (the cluster's worker path)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scale.json")
     args = ap.parse_args(argv)
+    portable = args.runner == "portable"
+    rss_key = "worker_peak_rss_mb" if portable else "peak_rss_mb"
     if not CORPUS.is_dir():
         sys.exit(f"corpus not found at {CORPUS}")
     sizes = sorted(args.sizes)
     result = {
-        "benchmark": "select and tokenize peak RSS and docs per CPU-second at growing input (DirectRunner in_memory, 1 worker)",
+        "benchmark": "select and tokenize peak RSS and docs per CPU-second at growing input "
+                     + ("(PortableRunner: Beam's job service + external worker pool)" if portable
+                        else "(DirectRunner in_memory, 1 worker)"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
                     "python": platform.python_version()},
         "versions": {p: version(p) for p in ("apache-beam", "tokenizers", "numpy", "psutil")},
         "settings": {"sizes_mb": sizes, "stages": args.stages, "vocab": args.vocab, "shard_mb": args.shard_mb,
-                     "seed": args.seed, "edit_rate_of_repeats": EDIT_RATE, "beam_args": BEAM_ARGS,
+                     "seed": args.seed, "edit_rate_of_repeats": EDIT_RATE, "runner": args.runner, "beam_args": "the portable cluster's (ports change per job)" if portable else DIRECT_ARGS,
                      "select_config": {"overrides": args.select_config, "quality_model": None},
                      "tokenize_config": "TokenizeConfig() defaults", "corpus": str(CORPUS)},
         "load_average_before": os.getloadavg(),
-        "target": "peak RSS at the largest size <= 1.2x the smallest",
+        "target": "peak RSS at the largest size <= 1.2x the smallest" + (" (of the largest SDK worker)" if portable else ""),
         "complete": False,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -275,7 +398,12 @@ def main(argv: list[str] | None = None) -> dict:
         for mb in sizes:
             for stage in args.stages:
                 docs = work / f"docs_{mb:g}mb"
-                r = measure(stage, docs, work / f"out_{stage}_{mb:g}mb", work / "tokenizer", work / "logs", args.select_config)
+                # A fresh cluster per job: the job service keeps every finished job and the pool its idle
+                # workers, so one shared by several jobs would add their memory to this one's.
+                with PortableCluster(work / "logs") if portable else contextlib.nullcontext() as cluster:
+                    beam_args = cluster.beam_args if cluster else DIRECT_ARGS
+                    r = measure(stage, docs, work / f"out_{stage}_{mb:g}mb", work / "tokenizer", work / "logs",
+                                args.select_config, beam_args, cluster)
                 r = {"stage": stage, "size_mb": mb, "text_mb": round(inputs[mb]["text_mb"], 2), **r,
                      "docs_per_cpu_s": round(r["docs_in"] / r["cpu_s"], 1),
                      "mb_per_cpu_s": round(inputs[mb]["text_mb"] / r["cpu_s"], 3)}
@@ -287,14 +415,14 @@ def main(argv: list[str] | None = None) -> dict:
                 runs.append(r)
                 print(f"{stage} {mb:g} MB: {r}", flush=True)
                 shutil.rmtree(work / f"out_{stage}_{mb:g}mb", ignore_errors=True)
-                result.update(runs=runs, max_rss_ratio_vs_smallest=ratios(runs), load_average_after=os.getloadavg())
+                result.update(runs=runs, max_rss_ratio_vs_smallest=ratios(runs, rss_key), load_average_after=os.getloadavg())
                 args.out.write_text(json.dumps(result, indent=2) + "\n")  # partial results survive a cut-short run
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     result["complete"] = True
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print_table(runs)
+    print_table(runs, portable)
     print("largest RSS ratio vs smallest: " + ", ".join(f"{s} {v:.2f}x" for s, v in result["max_rss_ratio_vs_smallest"].items())
           + " (target <= 1.2x)")
     print(f"wrote {args.out}")
