@@ -16,7 +16,7 @@ Each stage runs in a fresh child process (``python -c`` calling run_select / run
 in_memory with one worker, so the whole job is one process; the child's peak RSS and user+sys CPU seconds come
 from ``os.wait4`` (its rusage, grandchildren included), cross-checked by polling the RSS of its process tree
 with psutil every 0.2 s. select runs with ``SelectConfig()`` defaults and no quality model (every
-keep_token_fraction 1.0; routing off); tokenize runs ``TokenizeConfig()`` over the same input shards with one
+keep_token_fraction 1.0; routing off); tokenize runs ``TokenizeConfig()`` (or ``--tokenize-config``) over the same input shards with one
 byte-level BPE (vocab 8192) trained once by ``train_tokenizer`` on the 7 MB set. A third job, ``shuffle``, is the
 runner's baseline: it reads the same shards and shuffles every document once (GroupByKey of its JSON), which on
 this runner is held in the process's memory, as every shuffle of select and tokenize is. The machine is shared,
@@ -77,7 +77,7 @@ from dapt.pipeline.select.config import SelectConfig
 from dapt.pipeline.select.main import run_select
 from dapt.pipeline.tokens.config import TokenizeConfig
 from dapt.pipeline.tokens.main import run_tokenize
-stage, docs, out, tok, select_cfg = sys.argv[1:6]
+stage, docs, out, tok, stage_cfg = sys.argv[1:6]
 beam_args = sys.argv[6:]
 if stage == "shuffle":  # the runner's own cost: read the shards, shuffle every document once, count
     import hashlib
@@ -94,10 +94,10 @@ if stage == "shuffle":  # the runner's own cost: read the shards, shuffle every 
         assert_that(counted, equal_to([n]))
     r = {"docs_in": n, "docs_out": n}
 elif stage == "select":
-    s = run_select(SelectConfig(**json.loads(select_cfg)), docs, out, beam_args=beam_args)
+    s = run_select(SelectConfig(**json.loads(stage_cfg)), docs, out, beam_args=beam_args)
     r = {"docs_in": s["docs_in"], "docs_out": s["docs_kept"], "near_duplicates": s["near_duplicates"]}
 else:
-    m = run_tokenize(TokenizeConfig(), docs, tok, out, beam_args=beam_args)
+    m = run_tokenize(TokenizeConfig(**json.loads(stage_cfg)), docs, tok, out, beam_args=beam_args)
     r = {"docs_in": m["docs"], "docs_out": m["docs"], "tokens": m["train_tokens"] + m["val_tokens"]}
 # VmHWM: this process's own peak RSS (its mm since exec); rusage's ru_maxrss also counts the forked parent.
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
@@ -231,7 +231,7 @@ class PortableCluster:
                 proc.kill()
 
 
-def measure(stage: str, docs: Path, out: Path, tok: Path, logs: Path, select_cfg: dict, beam_args: list[str],
+def measure(stage: str, docs: Path, out: Path, tok: Path, logs: Path, stage_cfg: dict, beam_args: list[str],
             cluster: PortableCluster | None) -> dict:
     """Runs one stage in a child process: peak RSS (rusage and polled tree; with a cluster, the peak of its
     largest SDK worker and of its job service too), CPU and wall seconds, summary."""
@@ -242,7 +242,7 @@ def measure(stage: str, docs: Path, out: Path, tok: Path, logs: Path, select_cfg
     start = time.perf_counter()
     with out_log.open("w") as fo, err_log.open("w") as fe:
         child = subprocess.Popen([sys.executable, "-c", _CHILD, stage, str(docs), str(out), str(tok),
-                                  json.dumps(select_cfg), *beam_args],
+                                  json.dumps(stage_cfg), *beam_args],
                                  cwd=REPO, stdout=fo, stderr=fe)
     peak, done = [0], threading.Event()
     watched = {"launcher": psutil.Process(child.pid), **(cluster.processes if cluster else {})}
@@ -354,6 +354,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--vocab", type=int, default=8192)
     ap.add_argument("--select-config", type=json.loads, default={},
                     help='SelectConfig fields as JSON, e.g. \'{"near_dedup": {"enabled": false}}\' (default: all defaults)')
+    ap.add_argument("--tokenize-config", type=json.loads, default={},
+                    help='TokenizeConfig fields as JSON, e.g. \'{"shard_tokens": 1000000}\' (default: all defaults)')
     ap.add_argument("--shard-mb", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runner", choices=["direct", "portable"], default="direct",
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": {"sizes_mb": sizes, "stages": args.stages, "vocab": args.vocab, "shard_mb": args.shard_mb,
                      "seed": args.seed, "edit_rate_of_repeats": EDIT_RATE, "runner": args.runner, "beam_args": "the portable cluster's (ports change per job)" if portable else DIRECT_ARGS,
                      "select_config": {"overrides": args.select_config, "quality_model": None},
-                     "tokenize_config": "TokenizeConfig() defaults", "corpus": str(CORPUS)},
+                     "tokenize_config": {"overrides": args.tokenize_config}, "corpus": str(CORPUS)},
         "load_average_before": os.getloadavg(),
         "target": "peak RSS at the largest size <= 1.2x the smallest" + (" (of the largest SDK worker)" if portable else ""),
         "complete": False,
@@ -403,7 +405,8 @@ def main(argv: list[str] | None = None) -> dict:
                 with PortableCluster(work / "logs") if portable else contextlib.nullcontext() as cluster:
                     beam_args = cluster.beam_args if cluster else DIRECT_ARGS
                     r = measure(stage, docs, work / f"out_{stage}_{mb:g}mb", work / "tokenizer", work / "logs",
-                                args.select_config, beam_args, cluster)
+                                {"select": args.select_config, "tokenize": args.tokenize_config}.get(stage, {}),
+                                beam_args, cluster)
                 r = {"stage": stage, "size_mb": mb, "text_mb": round(inputs[mb]["text_mb"], 2), **r,
                      "docs_per_cpu_s": round(r["docs_in"] / r["cpu_s"], 1),
                      "mb_per_cpu_s": round(inputs[mb]["text_mb"] / r["cpu_s"], 3)}
