@@ -329,7 +329,12 @@ def format_page(body: dict[str, Any], frontier_png: str, ladder_png: str) -> str
               *[_f(r["bpb"][g]) for g in GROUPS], _f(r["tokens_per_cpu_second"], 0)] for r in runs]
     lines.append(format_table(["run", "arm", "share", "params", "non-emb", "tokens", "tok/param", "stop (step)", "max epochs",
                                *GROUPS, "tok/CPU-s"], table, align="lllrrrrlrrrrrr", markdown=True))
-    lines += ["", "Token targets: " + "; ".join(sorted({r["target_reason"] for r in runs})) + ".", "",
+    by_reason: dict[str, list[str]] = {}
+    for r in runs:
+        by_reason.setdefault(r["target_reason"], []).append(r["id"])
+    lines += ["", "Token targets: " + "; ".join(
+        f"{reason}: " + (", ".join(f"`{i}`" for i in ids) if len(ids) <= 3 else f"{len(ids)} runs")
+        for reason, ids in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))) + ".", "",
               "Epochs per source (continued runs: both phases):", ""]
     for r in runs:
         lines.append(f"- `{r['id']}`: " + ", ".join(f"{k} {v:.2f}" for k, v in r["epochs"].items()))
