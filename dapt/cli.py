@@ -155,6 +155,7 @@ def _setup_logging(quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _strip_local_rank(list(sys.argv[1:] if argv is None else argv))
+    quiet_library_warnings()  # before the parser imports the stages: Beam warns as it is imported
     beam_args: list[str] = []
     if "--" in argv:
         cut = argv.index("--")

@@ -130,6 +130,18 @@ def test_library_warnings_of_a_tiny_run_are_silenced_and_others_kept(tmp_path):
     assert "a real transformers warning still shows" in log and "mine from 5 to 0" in log
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["plan", "--n-params", "1e6", "--out", "{tmp}"]])
+def test_a_command_prints_no_library_import_warning(argv, tmp_path):
+    """Beam warns about a BigQuery client as it is imported, before any command has set up logging: every
+    `dapt` command, `--help` included, printed that line first."""
+    argv = [a.replace("{tmp}", str(tmp_path / "plan")) for a in argv]
+    run = subprocess.run([sys.executable, "-m", "dapt", *argv], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "usage: dapt" in run.stdout or "token target" in run.stdout + run.stderr
+    assert "apitools" not in run.stdout + run.stderr
+
+
 def test_in_memory_beam_configs_run_one_worker():
     """Beam warns when direct_running_mode is in_memory and direct_num_workers is not 1."""
     from dapt.config import load_config
