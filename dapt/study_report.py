@@ -212,7 +212,7 @@ def _plot_ladder(rows: list[dict], fits: dict[str, dict], prediction: dict | Non
 
 
 def write_study_report(cfg, study, results: dict[str, dict], root: Path, *, held: dict[str, dict],
-                       tokens: dict[str, Any], data_rows: list, seconds: float,
+                       tokens: dict[str, Any], data_rows: list, seconds: float | None,
                        missing: list[str] | None = None, planned: list[dict] | None = None) -> dict[str, Any]:
     """study.json, study.md and the two plots in <run_dir>/study (and publish_dir when set)."""
     docs = {rid: _docs(root, rid) for rid in results}
@@ -233,7 +233,7 @@ def write_study_report(cfg, study, results: dict[str, dict], root: Path, *, held
         "unique_train_tokens": {g: sum(int(s["train_tokens"]) for n, s in tokens["sources"].items()
                                        if s["group"] == g and n not in study.holdout_sources) for g in ("domain", "general")},
         "runs": sorted(rows, key=lambda r: (r["size"], r["arm"], r["domain_share"], r["seed"])),
-        **analysis, "throughput": throughput, "seconds": round(seconds, 1),
+        **analysis, "throughput": throughput, "seconds": None if seconds is None else round(seconds, 1),
         "partial": bool(missing), "missing_runs": list(missing or []),
     }
     frontier_png, ladder_png = root / f"study_{name}_frontier.png", root / f"study_{name}_ladder.png"

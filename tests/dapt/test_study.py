@@ -104,6 +104,8 @@ def test_study_miniature_writes_every_run_the_fit_and_the_plots(tmp_path, capsys
     before = {rid: (run / "study" / rid / "result.json").stat().st_mtime_ns for rid in runs}
     assert main(["study", str(config), "--skip-data"]) == 0
     assert {rid: (run / "study" / rid / "result.json").stat().st_mtime_ns for rid in runs} == before
+    # ... and the study's time stays the one of the invocation that trained, not the rewrite's few seconds
+    assert json.loads((run / "study" / "study.json").read_text())["seconds"] == body["seconds"] > 0
 
     # a study cut short: the report from the finished runs says which are missing, and trains nothing
     cont_id = cont["id"]
@@ -111,6 +113,7 @@ def test_study_miniature_writes_every_run_the_fit_and_the_plots(tmp_path, capsys
     assert main(["study", str(config), "--report-only"]) == 0
     partial = json.loads((run / "study" / "study.json").read_text())
     assert partial["partial"] and partial["missing_runs"] == [cont_id] and partial["three_arms"] is None
+    assert partial["seconds"] == body["seconds"]
     assert "Partial study" in (run / "study" / "study.md").read_text()
     assert not (run / "study" / cont_id / "result.json").exists()
 
