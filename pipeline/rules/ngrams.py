@@ -52,7 +52,7 @@ def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:
         raise ValueError("n must be >= 1")
     if not tokens:
         return np.empty(0, dtype=np.uint64)
-    h = np.fromiter((word_hash(w) for w in tokens), dtype=np.uint64, count=len(tokens))
+    h = np.fromiter(map(word_hash, tokens), dtype=np.uint64, count=len(tokens))  # map: no generator frame per word
     m = max(len(tokens) - n + 1, 1)
     width = min(n, len(tokens))
     acc = np.zeros(m, dtype=np.uint64)
