@@ -234,6 +234,9 @@ def main(argv: list[str] | None = None) -> dict:
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     after["uncommitted_changes"] = bool(dirty)
+    from dapt.pipeline.select.config import NearDedupConfig
+
+    near = NearDedupConfig()
     result = {
         "benchmark": "per-source survival of ../shared/corpus through curate (domain profiles) + select",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
@@ -241,8 +244,9 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": {"sources": args.sources, "select": select, "seed": args.seed, "samples": args.samples,
                      "curate": "apply_rules with CurateConfig().rules_for(source) (shipped domain defaults), "
                                "exact dedup across sources",
-                     "select": "run_select, SelectConfig defaults (line dedup on general sources, near-dedup "
-                               "5-grams 14x8, keep fraction 1.0), DirectRunner in_memory, 1 worker"},
+                     "select_job": "run_select, SelectConfig defaults (line dedup on general sources, near-dedup "
+                                   f"{near.ngram}-grams {near.bands}x{near.rows}, keep fraction 1.0), DirectRunner "
+                                   "in_memory, 1 worker"},
         "after": {**{k: v for k, v in after.items() if k != "drops"},
                   "random_drops": samples_of(after["drops"], args.seed, args.samples)},
     }

@@ -105,6 +105,7 @@ def apply_rules(text: str, rules: RuleConfig, langid: LanguageIdentifier | None)
             max_ellipsis_lines_ratio=gq.max_ellipsis_lines_ratio, min_alpha_words_ratio=gq.min_alpha_words_ratio,
             # A table's rows hold labels and figures, not the function words of prose.
             min_stop_words=None if table else gq.min_stop_words,
+            extra_stop_words=gq.extra_stop_words,
         )
         signals.update(found)
         if reason:

@@ -8,6 +8,8 @@ Thresholds come from the caller's config; defaults there are the paper's.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -17,8 +19,14 @@ from dapt.pipeline.rules.quality import non_alpha_words, symbol_words
 
 # Gopher's stop-word filter: a document must contain at least two of these English words.
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
-_STOP_WORD = re.compile(r"\b(?:" + "|".join(sorted(GOPHER_STOP_WORDS)) + r")\b")
 _PARAGRAPHS = re.compile(r"\n{2,}")
+
+
+@lru_cache(maxsize=16)
+def _stop_word_pattern(extra: tuple[str, ...]) -> re.Pattern[str]:
+    """Whole-word matcher of Gopher's stop words plus a profile's ``extra`` ones (lower case)."""
+    words = sorted(GOPHER_STOP_WORDS | {w.lower() for w in extra})
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
 
 
 def gopher_quality(
@@ -32,8 +40,10 @@ def gopher_quality(
     max_ellipsis_lines_ratio: float | None,
     min_alpha_words_ratio: float | None,
     min_stop_words: int | None,
+    extra_stop_words: Sequence[str] = (),
 ) -> tuple[str | None, dict[str, Any]]:
-    """The Gopher quality filter; a None threshold switches that check off."""
+    """The Gopher quality filter; a None threshold switches that check off. ``extra_stop_words`` count as
+    stop words beside Gopher's eight (a domain's own function words)."""
     found: dict[str, Any] = {}
     n_words = max(len(words), 1)
     symbols = symbol_words(text)
@@ -67,7 +77,7 @@ def gopher_quality(
     if min_alpha_words_ratio is not None and alpha < min_alpha_words_ratio:
         return "gopher/few_alpha_words", found
 
-    stop = len(set(_STOP_WORD.findall(text.lower())))
+    stop = len(set(_stop_word_pattern(tuple(extra_stop_words)).findall(text.lower())))
     found["stop_words"] = stop
     if min_stop_words is not None and stop < min_stop_words:
         return "gopher/few_stop_words", found

@@ -45,6 +45,17 @@ REUTERS_DIVIDEND = """PEOPLES BANCORPORATION <PEOP> QUARTERLY DIVIDEND
 SEATTLE, March 2 - Qtly div 25 cts vs 25 cts
     Pay April 24
     Record March 31"""
+# Wires with none of Gopher's eight stop words and too few numeric rows to be a table (a 13-word dateline,
+# figures spelled out): a dividend notice and a one-sentence deal item.
+REUTERS_DIVIDEND_SPELLED = """KESTREL FOODS CORP <KSF> SETS QUARTERLY
+CEDAR RAPIDS, Iowa, March 9 - Qtly div six cts vs six cts prior
+    Pay April Eight
+    Record March 27"""
+REUTERS_DEAL = """DATAWARE HOLDINGS BUYS TRAINING FIRM
+BOSTON, March 4 - Dataware Holdings Inc said it
+purchased Learnmark Inc, a software training company
+based in Albany, N.Y.
+    Terms were not disclosed."""
 # An earnings table: py3langid calls it Nigerian Pidgin (pcm, 0.15) on the raw text.
 EARNINGS_TABLE = """HARPER INTERNATIONAL INC <HNT> 3RD QTR NET
 SAN ANTONIO, Texas, March 3 - Qtr ended Jan 31

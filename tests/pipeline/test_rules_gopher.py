@@ -63,6 +63,15 @@ def test_gopher_quality_signals_and_switches():
     assert _quality(text, min_mean_word_length=None)[0] is None
 
 
+def test_extra_stop_words_count_beside_gophers_eight():
+    wire = "Dataware Holdings Inc said it purchased Learnmark Inc, a software training company in Albany. " * 6
+    assert _quality(wire)[0] == "gopher/few_stop_words"
+    reason, signals = _quality(wire, extra_stop_words=["a", "In", "it"])  # case does not matter
+    assert reason is None and signals["stop_words"] == 3
+    # Gopher's own eight still count, and a word only counts whole ("a" is not found inside "Albany").
+    assert _quality("Albany Alabama " * 30, extra_stop_words=["a"], min_mean_word_length=None)[1]["stop_words"] == 0
+
+
 def test_word_helpers():
     text = "Sig: 1 tab po qid pc & hs -- § 1983 (2012) café"
     assert symbol_words(text) == ["&", "--", "§"]

@@ -16,7 +16,7 @@ from dapt.pipeline.rules.tables import is_numeric_row, is_numeric_table
 
 from domain_texts import (  # noqa: I001 (tests/pipeline is on sys.path, as for curate_texts)
     EARNINGS_TABLE, JUNK, LEGAL_CLAUSE, LEGAL_CLAUSE_ONE_STOP_WORD, MEDQUAD_PDQ, RATE_SHEET, REPORT_TABLE,
-    REUTERS_CAPS, REUTERS_DIVIDEND, REUTERS_SHORT,
+    REUTERS_CAPS, REUTERS_DEAL, REUTERS_DIVIDEND, REUTERS_DIVIDEND_SPELLED, REUTERS_SHORT,
 )
 
 DOMAINS = ["legal", "medical", "financial"]
@@ -51,11 +51,14 @@ CASES = [
     (REUTERS_CAPS, "financial", "language/unwanted", {"language": {"letters_only": False}, "tables": {"enabled": False}}),
     (RATE_SHEET, "financial", "gopher/short_doc", {"gopher_quality": {"min_alpha_words_ratio": 0.5}}),
     (REPORT_TABLE, "financial", "gopher/few_alpha_words", {"gopher_quality": {"min_alpha_words_ratio": 0.5}}),
+    (REUTERS_DIVIDEND_SPELLED, "financial", "gopher/short_doc", {"gopher_quality": {"extra_stop_words": []}}),
+    (REUTERS_DEAL, "financial", "gopher/short_doc", {"gopher_quality": {"extra_stop_words": []}}),
 ]
 # What undoing the setting drops it for (the second column above is the web verdict).
 UNDONE = ["gopher_rep/dup_line_char_frac", "gopher_rep/dup_line_char_frac", "gopher/short_doc",
           "gopher/few_stop_words", "gopher/short_doc", "gopher/short_doc", "language/low_score",
-          "language/unwanted", "gopher/few_alpha_words", "gopher/few_alpha_words"]
+          "language/unwanted", "gopher/few_alpha_words", "gopher/few_alpha_words", "gopher/few_stop_words",
+          "gopher/few_stop_words"]
 
 
 @pytest.mark.parametrize("text, domain, web_reason, undo", CASES)
