@@ -67,9 +67,9 @@ class GopherQualityRules(_Strict):
     max_ellipsis_lines_ratio: float | None = 0.3
     min_alpha_words_ratio: float | None = 0.8
     min_stop_words: int | None = 2
-    extra_stop_words: list[str] = Field(
-        default_factory=list,
-        description="words counted as stop words beside Gopher's eight (the, be, to, of, and, that, have, with)")
+    # A tuple: the rule's compiled pattern is cached on it, so no document copies the list.
+    extra_stop_words: tuple[str, ...] = Field(
+        (), description="words counted as stop words beside Gopher's eight (the, be, to, of, and, that, have, with)")
 
     @model_validator(mode="after")
     def _check_bounds(self) -> GopherQualityRules:
@@ -205,8 +205,8 @@ _DOMAIN_TEXT = {
     "tables": {"enabled": True},
 }
 # English function words (articles, prepositions, pronouns, auxiliaries, "vs") beside Gopher's eight.
-_WIRE_FUNCTION_WORDS = ["a", "an", "are", "as", "at", "by", "for", "from", "in", "is", "it", "its", "not",
-                        "on", "vs", "was", "were"]
+_WIRE_FUNCTION_WORDS = ("a", "an", "are", "as", "at", "by", "for", "from", "in", "is", "it", "its", "not",
+                        "on", "vs", "was", "were")
 DOMAIN_RULES: dict[str, dict[str, Any]] = {
     "general": {},
     "legal": {

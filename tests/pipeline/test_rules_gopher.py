@@ -68,7 +68,7 @@ def test_extra_stop_words_count_beside_gophers_eight():
     assert _quality(wire)[0] == "gopher/few_stop_words"
     reason, signals = _quality(wire, extra_stop_words=["a", "In", "it"])  # case does not matter
     assert reason is None and signals["stop_words"] == 3
-    # Gopher's own eight still count, and a word only counts whole ("a" is not found inside "Albany").
+    # A word only counts whole ("a" is not found inside "Albany").
     assert _quality("Albany Alabama " * 30, extra_stop_words=["a"], min_mean_word_length=None)[1]["stop_words"] == 0
 
 
